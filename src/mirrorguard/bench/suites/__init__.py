@@ -1,0 +1,1 @@
+"""One module per benchmark suite; see :mod:`mirrorguard.bench.registry`."""

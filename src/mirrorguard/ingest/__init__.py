@@ -1,0 +1,1 @@
+"""Sources and parsers: files in, EventFrames and quarantined rejects out."""

@@ -1,0 +1,147 @@
+"""Reading text sources as blocks of whole lines, with bounded memory.
+
+:class:`LineParser` does the reading; subclasses implement :meth:`LineParser.parse_block` over a
+block of complete lines. Lines longer than ``max_record_bytes`` and truncated compressed streams
+become rejects here, so every line parser gets them for free.
+"""
+
+from __future__ import annotations
+
+import lzma
+import zlib
+from abc import abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+import polars as pl
+
+from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, make_rejects
+
+_READ = 1 << 20
+
+
+def _read_safely(stream: BinaryIO, size: int) -> tuple[bytes, str | None]:
+    try:
+        return stream.read(size), None
+    except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
+        return b"", f"stream ended abnormally ({type(exc).__name__}: {exc})"
+
+
+class LineParser(Parser):
+    """Base for line-oriented formats (JSON lines, TSV, CSV, syslog, access logs)."""
+
+    def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParseResult]:
+        """One result per block of lines; overlong lines and truncation become rejects."""
+        for block, first_line, bad in iter_line_blocks(stream, ctx):
+            if bad is not None and bad.height:
+                yield ParseResult(events=pl.DataFrame(), rejects=bad, offered=bad.height)
+            if block:
+                yield self.parse_block(block, first_line, ctx)
+
+    @abstractmethod
+    def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
+        """Parse ``block`` (whole lines, each ending in ``\\n``; the first is ``first_line``)."""
+
+
+@dataclass
+class _Acc:
+    """Complete lines gathered for the next block."""
+
+    first_line: int = 1
+    parts: list[bytes] = field(default_factory=list)
+    size: int = 0
+    lines: int = 0
+
+    def add(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        self.lines += data.count(b"\n")
+
+    def take(self, ctx: ParseContext) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:
+        if self.parts:
+            block, bad = _blank_overlong(b"".join(self.parts), self.first_line, ctx)
+            yield block, self.first_line, bad
+        self.first_line += self.lines
+        self.parts, self.size, self.lines = [], 0, 0
+
+
+def iter_line_blocks(
+    stream: BinaryIO, ctx: ParseContext
+) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:
+    """Yield ``(block, first_line, rejects_or_None)``; blocks hold whole lines only.
+
+    Memory stays bounded by ``batch_bytes`` + ``max_record_bytes`` whatever the file size.
+    """
+    limit = ctx.max_record_bytes
+    acc = _Acc()
+    pending = b""
+    skipping = False  # inside an overlong line: drop bytes until its newline
+    while True:
+        chunk, failure = _read_safely(stream, _READ)
+        if not chunk:
+            yield from _finish(acc, pending, failure, ctx)
+            return
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                continue
+            chunk, skipping = chunk[cut + 1 :], False
+        buf = pending + chunk
+        end = buf.rfind(b"\n")
+        complete, pending = (buf[: end + 1], buf[end + 1 :]) if end >= 0 else (b"", buf)
+        if complete:
+            acc.add(complete)
+        if len(pending) > limit:
+            yield from _reject_overlong(acc, pending, ctx)
+            pending, skipping = b"", True
+        elif acc.size >= ctx.batch_bytes:
+            yield from acc.take(ctx)
+
+
+def _reject_overlong(
+    acc: _Acc, pending: bytes, ctx: ParseContext
+) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:
+    yield from acc.take(ctx)
+    reason = f"record longer than {ctx.max_record_bytes} bytes"
+    yield b"", acc.first_line, make_rejects(ctx, [(acc.first_line, None, reason, pending[:4096])])
+    acc.first_line += 1
+
+
+def _finish(
+    acc: _Acc, pending: bytes, failure: str | None, ctx: ParseContext
+) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:
+    if failure is None:
+        if pending:
+            acc.add(pending + b"\n")
+        yield from acc.take(ctx)
+        return
+    # A truncated stream: complete lines before the damage land, the partial one is rejected.
+    yield from acc.take(ctx)
+    yield b"", acc.first_line, make_rejects(ctx, [(acc.first_line, None, failure, pending[:4096])])
+
+
+def _blank_overlong(
+    block: bytes, first_line: int, ctx: ParseContext
+) -> tuple[bytes, pl.DataFrame | None]:
+    """Replace lines over the limit by blank lines (keeping numbering) and reject them."""
+    limit = ctx.max_record_bytes
+    if len(block) <= limit:
+        return block, None
+    lines = block.split(b"\n")
+    if max(map(len, lines)) <= limit:
+        return block, None
+    rows: list[tuple[int | None, int | None, str, bytes]] = []
+    for i, line in enumerate(lines):
+        if len(line) > limit:
+            rows.append((first_line + i, None, f"record longer than {limit} bytes", line[:4096]))
+            lines[i] = b""
+    return b"\n".join(lines), make_rejects(ctx, rows)
+
+
+def split_lines(block: bytes) -> list[bytes]:
+    """Lines of a block without their terminators (a trailing ``\\r`` is removed too)."""
+    lines = block.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+    return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]

@@ -1,0 +1,1 @@
+"""User-facing interfaces: CLI, HTTP API, web console."""

@@ -1,0 +1,27 @@
+"""The ``mirrorguard`` Typer application: registers one module per command."""
+
+from __future__ import annotations
+
+import typer
+
+from mirrorguard.interfaces.cli import bench as bench_cmd
+
+app = typer.Typer(
+    name="mirrorguard",
+    help="mirrorguard — AI for security, and security for AI.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """mirrorguard — AI for security, and security for AI."""
+
+
+app.command("bench")(bench_cmd.bench)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,26 @@
+"""Shared fixtures. Tests needing ../shared/data fail (not skip) when CI=true and it is missing."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA_DIR = Path(os.environ.get("MIRRORGUARD_DATA_DIR", Path(__file__).resolve().parents[1] / ".." / "shared" / "data")).resolve()
+
+
+def need_data(*parts: str) -> Path:
+    """Path under the shared data dir; skip locally, fail under CI, when it is missing."""
+    path = DATA_DIR.joinpath(*parts)
+    if not path.exists():
+        msg = f"shared dataset missing: {path}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return path
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return need_data()
