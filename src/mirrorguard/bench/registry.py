@@ -21,6 +21,18 @@ SuiteFn = Callable[["BenchContext"], "SuiteResult"]
 # suite name -> (module under mirrorguard.bench.suites, one-line description)
 _SUITES: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "parse -> normalise -> store throughput for Zeek JSON/TSV, EVTX, syslog"),
+    "detect": ("detect", "flow anomaly / supervised detection vs scikit-learn baselines"),
+    "logparse": ("logparse", "template mining accuracy and speed on loghub vs drain3"),
+    "logad": ("logad", "log-sequence anomaly detection on HDFS vs PCA/IForest/STIDE"),
+    "authweb": ("authweb", "auth and web attack detection on fail2ban samples"),
+    "sigma": ("sigma", "Sigma regression tests, rule compilation, EVTX samples, throughput"),
+    "intel": ("intel", "threat-intel matching throughput and exactness"),
+    "correlate": ("correlate", "alert -> incident correlation on Mordor and a campaign"),
+    "feedback": ("feedback", "analyst feedback loop and active learning on UNSW-NB15"),
+    "poison": ("poison", "training-data poisoning screens on NSL-KDD and UNSW-NB15"),
+    "feedback_integrity": ("feedback_integrity", "malicious analyst detection"),
+    "artifacts": ("artifacts", "model-file scanner on a malicious/benign corpus"),
+    "ledger": ("ledger", "hash-chained ledger append/verify speed and tamper detection"),
 }
 
 

@@ -1,0 +1,1 @@
+"""Detectors: learned and rule-based scorers under one contract (see ``base.py``)."""
