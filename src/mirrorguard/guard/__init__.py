@@ -1,0 +1,2 @@
+"""The guard: security for the models and the decisions (data, artifacts, runtime, redteam,
+ledger)."""
