@@ -37,11 +37,21 @@ class LineParser(Parser):
             if bad is not None and bad.height:
                 yield ParseResult(events=pl.DataFrame(), rejects=bad, offered=bad.height)
             if block:
-                yield self.parse_block(block, first_line, ctx)
+                res = self.parse_block(block, first_line, ctx)
+                if ctx.keep_original and res.events.height:
+                    res.events = attach_original(res.events, block, first_line)
+                yield res
 
     @abstractmethod
     def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
         """Parse ``block`` (whole lines, each ending in ``\\n``; the first is ``first_line``)."""
+
+
+def attach_original(events: pl.DataFrame, block: bytes, first_line: int) -> pl.DataFrame:
+    """Add ``event.original`` (the record's line, decoded leniently) by record number."""
+    lines = pl.Series(split_lines(block), dtype=pl.Binary).cast(pl.String, strict=False)
+    idx = (events["mirrorguard.record"] - first_line).cast(pl.UInt32)
+    return events.with_columns(lines.gather(idx).alias("event.original"))
 
 
 @dataclass
@@ -145,3 +155,25 @@ def split_lines(block: bytes) -> list[bytes]:
     if lines and lines[-1] == b"":
         lines.pop()
     return [ln[:-1] if ln.endswith(b"\r") else ln for ln in lines]
+
+
+class LazyLines:
+    """The lines of a block, split only when somebody needs them (rejects are rare)."""
+
+    def __init__(self, block: bytes) -> None:
+        self._block = block
+        self._lines: list[bytes] | None = None
+
+    def _get(self) -> list[bytes]:
+        if self._lines is None:
+            self._lines = split_lines(self._block)
+        return self._lines
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._get()[i]
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._get())

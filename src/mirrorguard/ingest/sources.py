@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO, cast
 
 from mirrorguard.errors import FormatError
 
@@ -51,11 +51,13 @@ class GzipStream(io.RawIOBase):
         self._dec = zlib.decompressobj(wbits=31)
         self._buf = b""
         self._eof = False
+        self._fed = False  # current member has been given input but not finished
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        """Copy available bytes; raise ``EOFError`` only when none are left (truncation)."""
         while not self._buf and not self._eof:
             self._fill()
         n = min(len(b), len(self._buf))
@@ -67,17 +69,20 @@ class GzipStream(io.RawIOBase):
         data = self._dec.unconsumed_tail or self._raw.read(1 << 20)
         if not data:
             self._eof = True
-            if not self._dec.eof:
+            if self._fed:
                 raise EOFError("compressed stream is truncated (gzip end-of-stream missing)")
             return
+        self._fed = True
         self._buf = self._dec.decompress(data, 1 << 22)
-        if self._dec.eof:
+        while self._dec.eof:
             rest = self._dec.unused_data
             self._dec = zlib.decompressobj(wbits=31)
-            if rest.lstrip(b"\x00"):
-                self._buf += self._dec.decompress(rest, 1 << 22)
-            elif not self._buf:
-                self._eof = self._raw.read(1) == b""
+            self._fed = False
+            rest = rest.lstrip(b"\x00")
+            if not rest:
+                break
+            self._fed = True
+            self._buf += self._dec.decompress(rest, 1 << 22)
 
     def close(self) -> None:
         self._raw.close()
@@ -89,11 +94,13 @@ def open_decompressed(raw: BinaryIO) -> BinaryIO:
     head = raw.read(6)
     raw.seek(0)
     if head.startswith(_GZIP):
-        return io.BufferedReader(GzipStream(raw), buffer_size=1 << 20)
+        # Unbuffered on purpose: a BufferedReader would drop bytes already decompressed when
+        # the next raw read reports truncation. GzipStream.read returns what it has.
+        return GzipStream(raw)  # type: ignore[return-value]
     if head.startswith(_BZ2):
-        return bz2.open(raw, "rb")
+        return cast(BinaryIO, bz2.open(raw, "rb"))
     if head.startswith(_XZ):
-        return lzma.open(raw, "rb")
+        return cast(BinaryIO, lzma.open(raw, "rb"))
     return raw
 
 
@@ -178,7 +185,7 @@ def _tar_items(path: Path, digest: str) -> Iterator[SourceItem]:
     for name in names:
 
         def opener(name: str = name) -> BinaryIO:
-            tf = tarfile.open(path, "r:*")
+            tf = tarfile.open(path, "r:*")  # noqa: SIM115 - lives as long as the stream
             member = tf.extractfile(name)
             if member is None:
                 raise FormatError("tar member is not a regular file", file=f"{path}!{name}")
@@ -191,16 +198,16 @@ class _Seekable:
     """Archive members may not seek; magic-byte sniffing needs to rewind the first bytes."""
 
     @staticmethod
-    def wrap(stream: BinaryIO) -> BinaryIO:
+    def wrap(stream: IO[bytes]) -> BinaryIO:
         if stream.seekable():
-            return stream
+            return cast(BinaryIO, stream)
         return io.BufferedReader(_Rewindable(stream), buffer_size=1 << 20)
 
 
 class _Rewindable(io.RawIOBase):
     """A forward-only stream that can rewind to 0 while still inside its first read."""
 
-    def __init__(self, inner: BinaryIO) -> None:
+    def __init__(self, inner: IO[bytes]) -> None:
         self._inner = inner
         self._head = b""
         self._pos = 0

@@ -5,6 +5,9 @@ from __future__ import annotations
 import typer
 
 from mirrorguard.interfaces.cli import bench as bench_cmd
+from mirrorguard.interfaces.cli import demo as demo_cmd
+from mirrorguard.interfaces.cli import ingest as ingest_cmd
+from mirrorguard.interfaces.cli import query as query_cmd
 
 app = typer.Typer(
     name="mirrorguard",
@@ -19,6 +22,11 @@ def _root() -> None:
     """mirrorguard — AI for security, and security for AI."""
 
 
+app.command("demo")(demo_cmd.demo)
+app.command("ingest")(ingest_cmd.ingest)
+app.command("query")(query_cmd.query)
+app.command("stats")(query_cmd.stats)
+app.command("export")(query_cmd.export)
 app.command("bench")(bench_cmd.bench)
 
 

@@ -31,7 +31,7 @@ def bench(
     with handle_errors(as_json), tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp:
         ctx = BenchContext(
             data_dir=data_dir, work_dir=Path(tmp), seed=seed, quick=quick,
-            progress=lambda msg: console.log(msg),
+            progress=console.log,
         )
         record = run_suite(suite, ctx)
     if out_file is not None:

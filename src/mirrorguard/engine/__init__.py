@@ -1,0 +1,1 @@
+"""Runs the pipeline: ingest into the store (local micro-batches); the Dask engine comes later."""

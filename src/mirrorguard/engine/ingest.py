@@ -1,0 +1,228 @@
+"""Ingest: walk sources, detect formats, parse in micro-batches, stamp, store, quarantine.
+
+Each source (file or archive member) is written in one store transaction together with its
+manifest row: a killed run leaves nothing half-written, and the next run redoes that source.
+Re-ingesting content already recorded as complete (same sha256) is a no-op.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import BinaryIO
+
+import polars as pl
+
+from mirrorguard.bus import BusEvent, EventBus
+from mirrorguard.config.settings import Settings
+from mirrorguard.errors import FormatError, MirrorguardError
+from mirrorguard.ingest.base import Origin, ParseContext, Parser, ParseResult, make_rejects
+from mirrorguard.ingest.privacy import Pseudonymizer, build_pseudonymizer
+from mirrorguard.ingest.registry import detect_format, get_parser
+from mirrorguard.ingest.sources import SourceItem, iter_sources, read_head
+from mirrorguard.schema.fields import FIELDS, SCHEMA_VERSION
+from mirrorguard.schema.frame import conform
+from mirrorguard.store.duckdb_store import DuckDBStore
+
+Progress = Callable[[str, int], None]  # (source display name, records offered so far)
+
+
+@dataclass
+class SourceSummary:
+    path: str
+    member: str | None
+    sha256: str
+    format: str | None
+    status: str  # ingested | skipped | failed
+    offered: int = 0
+    accepted: int = 0
+    rejected: int = 0
+    reason: str | None = None
+
+
+@dataclass
+class IngestSummary:
+    sources: list[SourceSummary] = field(default_factory=list)
+
+    def total(self, key: str) -> int:
+        return sum(int(getattr(s, key)) for s in self.sources)
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.sources if s.status == status)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "sources": [asdict(s) for s in self.sources],
+            "totals": {
+                "sources": len(self.sources), "ingested": self.count("ingested"),
+                "skipped": self.count("skipped"), "failed": self.count("failed"),
+                "offered": self.total("offered"), "accepted": self.total("accepted"),
+                "rejected": self.total("rejected"),
+            },
+        }
+
+
+@dataclass
+class Ingestor:
+    """Ingests paths into a store with given settings."""
+
+    settings: Settings
+    store: DuckDBStore
+    force_format: str | None = None
+    bus: EventBus | None = None
+    progress: Progress | None = None
+    _pseudo: Pseudonymizer | None = field(init=False, default=None)
+
+    def __post_init__(self) -> None:
+        self._pseudo = build_pseudonymizer(self.settings.privacy)
+
+    def ingest(self, paths: list[object]) -> IngestSummary:
+        from pathlib import Path
+
+        summary = IngestSummary()
+        for item in iter_sources([Path(str(p)) for p in paths]):
+            summary.sources.append(self.ingest_item(item))
+        return summary
+
+    def ingest_item(self, item: SourceItem) -> SourceSummary:
+        origin = Origin(item.path, item.member, item.sha256)
+        if self.store.is_ingested(origin.ingest_id):
+            return SourceSummary(item.path, item.member, item.sha256, None, "skipped",
+                                 reason="already ingested (same content)")
+        try:
+            parser_cls = (get_parser(self.force_format) if self.force_format
+                          else detect_format(read_head(item), item.display))
+        except FormatError as exc:
+            return self._failed(item, origin, None, exc)
+        started = datetime.now(UTC)
+        try:
+            with self.store.transaction():
+                s = self._write_source(item, origin, parser_cls, started)
+        except MirrorguardError as exc:
+            return self._failed(item, origin, parser_cls.name, exc)
+        self._publish(s)
+        return s
+
+    def _write_source(
+        self, item: SourceItem, origin: Origin, parser_cls: type[Parser], started: datetime
+    ) -> SourceSummary:
+        ing = self.settings.ingest
+        ctx = ParseContext(
+            origin=origin, ingested_at=started, batch_records=ing.batch_records,
+            max_record_bytes=ing.max_record_bytes, keep_original=ing.keep_original,
+            quarantine_raw_bytes=ing.quarantine_raw_bytes,
+        )
+        s = SourceSummary(item.path, item.member, item.sha256, parser_cls.name, "ingested")
+        dtypes = {**FIELDS, **parser_cls.fields}
+        opener = _open_for(item, parser_cls)
+        with opener as stream:
+            for res in parser_cls().parse(stream, ctx):
+                self._store_batch(res, ctx, dtypes, s)
+        if opener.damage:
+            bad = make_rejects(ctx, [(None, None, opener.damage, b"")])
+            self._store_batch(ParseResult(pl.DataFrame(), bad, offered=1), ctx, dtypes, s)
+        self.store.record_manifest(
+            ingest_id=origin.ingest_id, path=item.path, member=item.member, sha256=item.sha256,
+            format=parser_cls.name, status="complete", offered=s.offered, accepted=s.accepted,
+            rejected=s.rejected, reason=None, started_at=started, finished_at=datetime.now(UTC),
+        )
+        return s
+
+    def _store_batch(
+        self, res: ParseResult, ctx: ParseContext, dtypes: Mapping[str, pl.DataType],
+        s: SourceSummary,
+    ) -> None:
+        if res.events.height:
+            frame = stamp(res.events, ctx)
+            if self._pseudo is not None:
+                p = self.settings.privacy
+                frame = self._pseudo.apply(frame, p.fields, p.ip_fields)
+            self.store.append_events(conform(frame, dtypes))
+        self.store.quarantine(res.rejects, ctx.origin.ingest_id)
+        s.offered += res.offered
+        s.accepted += res.accepted
+        s.rejected += res.rejected
+        if self.progress is not None:
+            self.progress(item_name(s), s.offered)
+
+    def _failed(
+        self, item: SourceItem, origin: Origin, fmt: str | None, exc: MirrorguardError
+    ) -> SourceSummary:
+        reason = exc.message
+        self.store.record_manifest(
+            ingest_id=origin.ingest_id, path=item.path, member=item.member, sha256=item.sha256,
+            format=fmt, status="failed", offered=0, accepted=0, rejected=0, reason=reason,
+            started_at=datetime.now(UTC), finished_at=datetime.now(UTC),
+        )
+        s = SourceSummary(item.path, item.member, item.sha256, fmt, "failed", reason=reason)
+        self._publish(s)
+        return s
+
+    def _publish(self, s: SourceSummary) -> None:
+        if self.bus is not None:
+            self.bus.publish(BusEvent(kind="ingest", actor="automation", payload=asdict(s)))
+
+
+def item_name(s: SourceSummary) -> str:
+    return f"{s.path}!{s.member}" if s.member else s.path
+
+
+def stamp(frame: pl.DataFrame, ctx: ParseContext) -> pl.DataFrame:
+    """Add ``event.id`` (ingest id + record ordinal), ingest time and provenance columns."""
+    iid = ctx.origin.ingest_id
+    return frame.with_columns(
+        pl.format("{}:{}", pl.lit(iid), pl.col("mirrorguard.record")).alias("event.id"),
+        pl.lit(ctx.ingested_at).cast(pl.Datetime("us", "UTC")).alias("event.ingested"),
+        pl.lit(iid).alias("mirrorguard.ingest_id"),
+        pl.lit(ctx.origin.display).alias("log.file.path"),
+        pl.lit(SCHEMA_VERSION, dtype=pl.Int32).alias("mirrorguard.schema_version"),
+    )
+
+
+class _open_for:
+    """Open a source; binary parsers get a seekable stream (spooled to a temp file if needed)."""
+
+    def __init__(self, item: SourceItem, parser_cls: type[Parser]) -> None:
+        self._item = item
+        self._binary = parser_cls.binary
+        self._streams: list[BinaryIO] = []
+        self.damage: str | None = None
+
+    def __enter__(self) -> BinaryIO:
+        stream = self._item.open()
+        self._streams.append(stream)
+        if self._binary and not _really_seekable(stream):
+            spool = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+            try:
+                shutil.copyfileobj(stream, spool, 1 << 20)
+            except (EOFError, OSError) as exc:  # truncated: parse what was recovered
+                self.damage = f"compressed stream is damaged ({type(exc).__name__}: {exc})"
+            spool.seek(0)
+            self._streams.append(spool)  # type: ignore[arg-type]
+            return spool  # type: ignore[return-value]
+        return stream
+
+    def __exit__(self, *exc: object) -> None:
+        for s in self._streams:
+            s.close()
+
+
+def _really_seekable(stream: BinaryIO) -> bool:
+    try:
+        if not stream.seekable():
+            return False
+        stream.seek(0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def iter_results(item: SourceItem, parser_cls: type[Parser], ctx: ParseContext) -> (
+    Iterator[ParseResult]
+):
+    """Parse one source without storing it (used by tests and conformance checks)."""
+    with _open_for(item, parser_cls) as stream:
+        yield from parser_cls().parse(stream, ctx)

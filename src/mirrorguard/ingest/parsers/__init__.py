@@ -1,0 +1,1 @@
+"""One module per input format; the list of parsers lives in :mod:`mirrorguard.ingest.registry`."""

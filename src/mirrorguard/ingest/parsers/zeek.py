@@ -1,0 +1,287 @@
+"""Zeek logs, TSV (``#fields``/``#types`` headers, header changes mid-file) and JSON.
+
+Fast paths hand whole blocks to Polars' native readers; only a block that contains a bad record
+falls back to checking lines one by one, so the good records still land and each bad one is
+quarantined with its line number and reason.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import orjson
+import polars as pl
+
+from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
+from mirrorguard.ingest.lines import LazyLines, LineParser
+from mirrorguard.ingest.normalize import RECORD, checked_convert, finish
+from mirrorguard.ingest.parsers.zeek_map import infer_log, map_frame
+from mirrorguard.schema.fields import FIELDS
+
+_TSV_TYPES: dict[str, pl.DataType] = {
+    "time": pl.Float64(), "interval": pl.Float64(), "double": pl.Float64(),
+    "count": pl.Int64(), "int": pl.Int64(), "port": pl.Int64(), "bool": pl.Boolean(),
+}
+_ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+_DIRECTIVE = re.compile(rb"(?m)^(#[^\n]*)(?:\n|$)")
+
+
+@dataclass
+class _TsvHeader:
+    separator: str = "\t"
+    set_separator: str = ","
+    empty: str = "(empty)"
+    unset: str = "-"
+    path: str = "unknown"
+    fields: list[str] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    open_time: str | None = None  # '#open' header, used as the time of logs without 'ts'
+
+
+def _unescape(value: str) -> str:
+    return _ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]), value.encode()).decode(
+        errors="replace"
+    )
+
+
+class ZeekTsvParser(LineParser):
+    """Zeek's default ASCII (TSV) logs."""
+
+    name: ClassVar[str] = "zeek_tsv"
+
+    def __init__(self) -> None:
+        self._h = _TsvHeader()
+
+    @classmethod
+    def sniff(cls, head: bytes) -> float:
+        if head.startswith(b"#separator") and b"#fields\t" in head:
+            return 1.0
+        return 0.0
+
+    def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
+        if not block.startswith(b"#") and b"\n#" not in block:
+            return self._parse_data(block, first_line, ctx)
+        results = []
+        pos, line_no = 0, first_line
+        for m in _DIRECTIVE.finditer(block):
+            if m.start() > pos:
+                seg = block[pos : m.start()]
+                results.append(self._parse_data(seg, line_no, ctx))
+                line_no += seg.count(b"\n")
+            self._directive(m.group(1).rstrip(b"\r"))
+            pos, line_no = m.end(), line_no + 1
+        if pos < len(block):
+            results.append(self._parse_data(block[pos:], line_no, ctx))
+        return _merge(results, ctx)
+
+    def _directive(self, line: bytes) -> None:
+        text = line.decode("utf-8", errors="replace")
+        if text.startswith("#separator"):
+            raw = text.split(" ", 1)[1] if " " in text else "\\x09"
+            self._h.separator = _unescape(raw)
+            return
+        key, _, value = text[1:].partition(self._h.separator)
+        if key == "set_separator":
+            self._h.set_separator = value
+        elif key == "empty_field":
+            self._h.empty = value
+        elif key == "unset_field":
+            self._h.unset = value
+        elif key == "path":
+            self._h.path = value
+        elif key == "open":
+            self._h.open_time = value
+        elif key == "fields":
+            self._h.fields = value.split(self._h.separator)
+        elif key == "types":
+            self._h.types = value.split(self._h.separator)
+
+    def _parse_data(self, data: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
+        h = self._h
+        lines = LazyLines(data)
+        n = data.count(b"\n")
+        if not h.fields:
+            rows: list[tuple[int | None, int | None, str, bytes]] = [
+                (first_line + i, None, "data line before any #fields header", ln)
+                for i, ln in enumerate(lines)]
+            return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=n)
+        raw, early = self._read_strings(data, first_line, lines, ctx)
+        typed, bad = self._type_columns(raw)
+        mapped = map_frame(typed, h.path, default_time=h.open_time)
+        return finish(mapped, ctx, offered=n, dtypes=FIELDS, raw=lines,
+                      first_record=first_line, early_rejects=early, prior_bad=bad)
+
+    def _read_strings(
+        self, data: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
+    ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        h = self._h
+        try:
+            df = pl.read_csv(io.BytesIO(data), separator=h.separator, has_header=False,
+                             quote_char=None, infer_schema=False, new_columns=h.fields)
+            if df.height == data.count(b"\n") and not df.null_count().sum_horizontal().item():
+                return df.with_columns(
+                    pl.int_range(first_line, first_line + df.height, dtype=pl.Int64).alias(RECORD)
+                ), None
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError,
+                pl.exceptions.ShapeError):
+            pass
+        return self._read_strings_slow(lines, first_line, ctx)
+
+    def _read_strings_slow(
+        self, lines: LazyLines, first_line: int, ctx: ParseContext
+    ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+        h = self._h
+        good: list[list[str]] = []
+        recs: list[int] = []
+        bad: list[tuple[int | None, int | None, str, bytes]] = []
+        for i, line in enumerate(lines):
+            try:
+                parts = line.decode("utf-8").split(h.separator)
+            except UnicodeDecodeError as exc:
+                bad.append((first_line + i, None, f"invalid UTF-8 at byte {exc.start}", line))
+                continue
+            if len(parts) != len(h.fields):
+                bad.append((first_line + i, None,
+                            f"expected {len(h.fields)} fields, found {len(parts)}", line))
+                continue
+            good.append(parts)
+            recs.append(first_line + i)
+        df = pl.DataFrame(good, schema=h.fields, orient="row") if good else pl.DataFrame(
+            schema=dict.fromkeys(h.fields, pl.String))
+        return df.with_columns(pl.Series(RECORD, recs, dtype=pl.Int64)), make_rejects(ctx, bad)
+
+    def _type_columns(self, df: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Apply ``#types``: unset → null, sets split, numbers and bools converted (checked)."""
+        h = self._h
+        prep: list[pl.Expr] = []
+        conversions: dict[str, tuple[pl.Expr, str]] = {}
+        for name, ztype in zip(h.fields, h.types or ["string"] * len(h.fields), strict=False):
+            col = pl.when(pl.col(name) == h.unset).then(None).otherwise(pl.col(name))
+            if ztype.startswith(("vector", "set")):
+                col = (pl.when(pl.col(name) == h.empty).then(pl.lit([], dtype=pl.List(pl.String)))
+                       .otherwise(col.str.split(h.set_separator)))
+            elif ztype == "bool":
+                conversions[name] = (
+                    pl.when(pl.col(name) == "T").then(True)
+                    .when(pl.col(name) == "F").then(False).otherwise(None), "bool")
+            elif ztype in _TSV_TYPES:
+                conversions[name] = (pl.col(name).cast(_TSV_TYPES[ztype], strict=False), ztype)
+            else:
+                col = pl.when(pl.col(name) == h.empty).then(pl.lit("")).otherwise(col)
+            prep.append(col.alias(name))
+        return checked_convert(df.with_columns(prep), conversions)
+
+
+class ZeekJsonParser(LineParser):
+    """Zeek JSON logs (``LogAscii::use_json``), one record per line; ``_path`` when present."""
+
+    name: ClassVar[str] = "zeek_json"
+
+    @classmethod
+    def sniff(cls, head: bytes) -> float:
+        first = head.lstrip()[:4096].split(b"\n", 1)[0]
+        if not first.startswith(b"{"):
+            return 0.0
+        has_id = b'"id.orig_h"' in first or b'"id":{"orig_h"' in first.replace(b" ", b"")
+        if has_id and (b'"uid"' in first or b'"ts"' in first):
+            return 0.95
+        if b'"_path"' in first and b'"ts"' in first:
+            return 0.9
+        return 0.0
+
+    def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
+        lines = LazyLines(block)
+        frame, early, offered = read_json_block(block, first_line, lines, ctx)
+        if frame.height == 0:
+            return ParseResult(events=pl.DataFrame(), rejects=early, offered=offered)
+        frame = _unnest_id(frame)
+        if "_path" in frame.columns:
+            parts = frame.partition_by("_path", as_dict=True, include_key=True)
+            mapped = [map_frame(p, str(k[0]) if k[0] else infer_log(p.columns))
+                      for k, p in parts.items()]
+            out = pl.concat(mapped, how="diagonal_relaxed")
+        else:
+            out = map_frame(frame, infer_log(frame.columns))
+        return finish(out, ctx, offered=offered, dtypes=FIELDS, raw=lines,
+                      first_record=first_line, early_rejects=early)
+
+
+def _unnest_id(frame: pl.DataFrame) -> pl.DataFrame:
+    if "id" in frame.columns and isinstance(frame.schema["id"], pl.Struct):
+        inner = frame["id"].struct.unnest()
+        inner = inner.rename({c: f"id.{c}" for c in inner.columns})
+        return frame.drop("id").hstack(inner)
+    return frame
+
+
+def read_json_block(
+    block: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """JSON lines → frame with ``mirrorguard.record``; bad lines → rejects. Blank lines skipped.
+
+    Returns ``(frame, rejects, offered)``.
+    """
+    clean = b"\n\n" not in block and not block.startswith((b"\n", b"\r\n")) and (
+        b"\r\n\r\n" not in block)
+    if clean:
+        try:
+            df = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+            n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            if df.height == n:
+                rec = pl.int_range(first_line, first_line + n, dtype=pl.Int64).alias(RECORD)
+                return df.with_columns(rec), make_rejects(ctx, []), n
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+            pass
+    return _read_json_slow(lines, first_line, ctx)
+
+
+def _read_json_slow(
+    lines: LazyLines, first_line: int, ctx: ParseContext
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    good: list[bytes] = []
+    recs: list[int] = []
+    bad: list[tuple[int | None, int | None, str, bytes]] = []
+    for i, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            bad.append((first_line + i, None, f"invalid JSON: {exc}", line))
+            continue
+        if not isinstance(obj, dict):
+            bad.append((first_line + i, None, "JSON value is not an object", line))
+            continue
+        good.append(line)
+        recs.append(first_line + i)
+    offered = len(good) + len(bad)
+    if not good:
+        return pl.DataFrame(), make_rejects(ctx, bad), offered
+    try:
+        df = pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None)
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+        df = _stringly(good)
+    return df.with_columns(pl.Series(RECORD, recs, dtype=pl.Int64)), make_rejects(ctx, bad), offered
+
+
+def _stringly(lines: list[bytes]) -> pl.DataFrame:
+    """Last resort for wildly mixed types: every value as text (lossless; casts check later)."""
+    rows = []
+    for line in lines:
+        obj = orjson.loads(line)
+        rows.append({k: v if isinstance(v, str) or v is None else orjson.dumps(v).decode()
+                     for k, v in obj.items()})
+    return pl.from_dicts(rows, infer_schema_length=None)
+
+
+def _merge(results: list[ParseResult], ctx: ParseContext) -> ParseResult:
+    events = [r.events for r in results if r.events.height]
+    rejects = [r.rejects for r in results if r.rejects.height]
+    return ParseResult(
+        events=pl.concat(events, how="diagonal_relaxed") if events else pl.DataFrame(),
+        rejects=pl.concat(rejects) if rejects else make_rejects(ctx, []),
+        offered=sum(r.offered for r in results),
+    )

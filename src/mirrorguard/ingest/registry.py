@@ -1,0 +1,46 @@
+"""The explicit table of parsers. Adding a format = a module + one line here.
+
+Detection is by content: each parser's ``sniff`` scores the first bytes of the decompressed
+stream; the highest score at or above :data:`MIN_CONFIDENCE` wins (ties go to the earlier entry).
+"""
+
+from __future__ import annotations
+
+from mirrorguard.errors import FormatError
+from mirrorguard.ingest.base import Parser
+from mirrorguard.ingest.parsers.zeek import ZeekJsonParser, ZeekTsvParser
+
+MIN_CONFIDENCE = 0.5
+
+PARSERS: tuple[type[Parser], ...] = (
+    ZeekTsvParser,
+    ZeekJsonParser,
+)
+
+
+def parser_names() -> list[str]:
+    return [p.name for p in PARSERS]
+
+
+def get_parser(name: str) -> type[Parser]:
+    """A parser class by its name."""
+    for p in PARSERS:
+        if p.name == name:
+            return p
+    raise FormatError(f"unknown format {name!r}; known: {', '.join(parser_names())}")
+
+
+def detect_format(head: bytes, source: str = "") -> type[Parser]:
+    """The parser whose ``sniff`` is most confident about ``head``."""
+    best: type[Parser] | None = None
+    best_score = MIN_CONFIDENCE
+    for p in PARSERS:
+        score = p.sniff(head)
+        if score > best_score or (best is None and score >= best_score):
+            best, best_score = p, score
+    if best is None:
+        raise FormatError(
+            "format not recognised from content", file=source,
+            hint=f"force one with --format ({', '.join(parser_names())})",
+        )
+    return best

@@ -1,0 +1,1 @@
+"""A simulated organisation and attack campaign, for the demo and for tests."""

@@ -1,0 +1,1 @@
+"""Conformance checks any parser or detector can be run through."""
