@@ -9,9 +9,9 @@ from mirrorguard.engine.ingest import Ingestor
 from mirrorguard.store import DuckDBStore
 
 ROWS = [
-    '{"ts": %d.5, "uid": "C%d", "id.orig_h": "10.0.0.%d", "id.orig_p": 1000, '
-    '"id.resp_h": "10.9.9.9", "id.resp_p": 443, "proto": "tcp", "conn_state": "SF"}' % (
-        1700000000 + i, i, i % 200)
+    f'{{"ts": {1700000000 + i}.5, "uid": "C{i}", "id.orig_h": "10.0.0.{i % 200}", '
+    '"id.orig_p": 1000, "id.resp_h": "10.9.9.9", "id.resp_p": 443, "proto": "tcp", '
+    '"conn_state": "SF"}'
     for i in range(3000)
 ]
 

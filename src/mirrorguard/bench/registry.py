@@ -22,6 +22,7 @@ SuiteFn = Callable[["BenchContext"], "SuiteResult"]
 _SUITES: dict[str, tuple[str, str]] = {
     "ingest": ("ingest", "parse -> normalise -> store throughput for Zeek JSON/TSV, EVTX, syslog"),
     "detect": ("detect", "flow anomaly / supervised detection vs scikit-learn baselines"),
+    "beacon": ("beacon", "beaconing precision/recall on a real-shaped Zeek mix with beacons"),
     "logparse": ("logparse", "template mining accuracy and speed on loghub vs drain3"),
     "logad": ("logad", "log-sequence anomaly detection on HDFS vs PCA/IForest/STIDE"),
     "authweb": ("authweb", "auth and web attack detection on fail2ban samples"),

@@ -18,6 +18,7 @@ import polars as pl
 
 from mirrorguard.bus import BusEvent, EventBus
 from mirrorguard.config.settings import Settings
+from mirrorguard.engine.pipeline import pipelined
 from mirrorguard.errors import FormatError, MirrorguardError
 from mirrorguard.ingest.base import Origin, ParseContext, Parser, ParseResult, make_rejects
 from mirrorguard.ingest.privacy import Pseudonymizer, build_pseudonymizer
@@ -119,11 +120,13 @@ class Ingestor:
         dtypes = {**FIELDS, **parser_cls.fields}
         opener = _open_for(item, parser_cls)
         with opener as stream:
-            for res in parser_cls().parse(stream, ctx):
-                self._store_batch(res, ctx, dtypes, s)
+            batches = pipelined(lambda: parser_cls().parse(stream, ctx),
+                                lambda res: self._prepare(res, ctx, dtypes))
+            for res in batches:
+                self._store_batch(res, ctx, s)
         if opener.damage:
             bad = make_rejects(ctx, [(None, None, opener.damage, b"")])
-            self._store_batch(ParseResult(pl.DataFrame(), bad, offered=1), ctx, dtypes, s)
+            self._store_batch(ParseResult(pl.DataFrame(), bad, offered=1), ctx, s)
         self.store.record_manifest(
             ingest_id=origin.ingest_id, path=item.path, member=item.member, sha256=item.sha256,
             format=parser_cls.name, status="complete", offered=s.offered, accepted=s.accepted,
@@ -131,16 +134,21 @@ class Ingestor:
         )
         return s
 
-    def _store_batch(
-        self, res: ParseResult, ctx: ParseContext, dtypes: Mapping[str, pl.DataType],
-        s: SourceSummary,
-    ) -> None:
+    def _prepare(
+        self, res: ParseResult, ctx: ParseContext, dtypes: Mapping[str, pl.DataType]
+    ) -> ParseResult:
+        """Stamp, pseudonymise and conform a batch (runs on the parse thread)."""
         if res.events.height:
             frame = stamp(res.events, ctx)
             if self._pseudo is not None:
                 p = self.settings.privacy
                 frame = self._pseudo.apply(frame, p.fields, p.ip_fields)
-            self.store.append_events(conform(frame, dtypes))
+            res.events = conform(frame, dtypes)
+        return res
+
+    def _store_batch(self, res: ParseResult, ctx: ParseContext, s: SourceSummary) -> None:
+        """Write a prepared batch and its rejects (runs on the caller's thread)."""
+        self.store.append_events(res.events)
         self.store.quarantine(res.rejects, ctx.origin.ingest_id)
         s.offered += res.offered
         s.accepted += res.accepted

@@ -37,10 +37,25 @@ class LineParser(Parser):
             if bad is not None and bad.height:
                 yield ParseResult(events=pl.DataFrame(), rejects=bad, offered=bad.height)
             if block:
-                res = self.parse_block(block, first_line, ctx)
+                res = self._parse_block_safely(block, first_line, ctx)
                 if ctx.keep_original and res.events.height:
                     res.events = attach_original(res.events, block, first_line)
                 yield res
+
+    def _parse_block_safely(self, block: bytes, first_line: int, ctx: ParseContext) -> (
+        ParseResult
+    ):
+        """A parser bug must not lose a block silently or stop the run: reject its lines."""
+        try:
+            return self.parse_block(block, first_line, ctx)
+        except Exception as exc:
+            reason = f"parser {self.name} failed on this block: {type(exc).__name__}: {exc}"
+            rows: list[tuple[int | None, int | None, str, bytes]] = [
+                (first_line + i, None, reason[:500], ln)
+                for i, ln in enumerate(split_lines(block)) if ln.strip()
+            ]
+            return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows),
+                               offered=len(rows))
 
     @abstractmethod
     def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:

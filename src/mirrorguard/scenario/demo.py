@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from mirrorguard.config.settings import Settings
-from mirrorguard.engine.ingest import IngestSummary, Ingestor
+from mirrorguard.engine.ingest import Ingestor, IngestSummary
 from mirrorguard.scenario.generate import generate
 from mirrorguard.scenario.hunts import Finding, run_hunts
 from mirrorguard.store import DuckDBStore

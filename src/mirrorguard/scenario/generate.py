@@ -49,7 +49,8 @@ def _hour_weights() -> np.ndarray:
     w = np.full(24, 0.15)
     w[8:18] = 1.0
     w[7], w[18], w[19] = 0.5, 0.6, 0.3
-    return w / w.sum()
+    out: np.ndarray = w / w.sum()
+    return out
 
 
 def _times(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -77,7 +77,8 @@ def bytes_out_outlier(st: DuckDBStore, factor: float = 50.0) -> list[Finding]:
         """
         WITH med AS (SELECT "source.ip" AS src, median("source.bytes") AS m FROM events
                      WHERE "event.dataset" = 'zeek.conn' GROUP BY 1)
-        SELECT e."source.ip" AS src, e."destination.ip" AS dst, CAST(sum(e."source.bytes") AS DOUBLE) AS b,
+        SELECT e."source.ip" AS src, e."destination.ip" AS dst,
+               CAST(sum(e."source.bytes") AS DOUBLE) AS b,
                CAST(any_value(med.m) AS DOUBLE) AS m, count(*) AS n
         FROM events e JOIN med ON e."source.ip" = med.src
         WHERE e."event.dataset" = 'zeek.conn' AND e."source.bytes" > ? * med.m

@@ -144,3 +144,18 @@ def test_garbage_and_wrong_encoding():
     run = check_parser(ZeekTsvParser, latin)
     assert run.rejected == 1 and "UTF-8" in run.rejects["reason"][0]
     assert pl.Series(run.rejects["raw"]).len() == 1
+
+
+def test_learned_schema_never_drops_keys_first_seen_in_later_blocks():
+    from mirrorguard.testing.parsers import run_parser
+    base = '{"ts":%d,"uid":"C%d","id.orig_h":"10.0.0.1","conn_state":"SF"}'
+    lines = [base % (i, i) for i in range(3000)]
+    lines[2500] = lines[2500][:-1] + ',"tunnel_parents":["X"]}'
+    lines[2700] = lines[2700][:-1] + ',"note":"has \\":\\" inside"}'
+    lines[2800] = lines[2800].replace('"conn_state":"SF"', '"conn_state":7')
+    run = run_parser(ZeekJsonParser, ("\n".join(lines) + "\n").encode(), batch_bytes=4096)
+    assert run.accepted == 3000
+    ev = run.events.sort("mirrorguard.record")
+    assert ev["zeek.conn.tunnel_parents"][2500].to_list() == ["X"]
+    assert ev["zeek.conn.note"][2700] == 'has ":" inside'
+    assert ev["zeek.conn.conn_state"][2800] == "7"

@@ -39,6 +39,7 @@ class _TsvHeader:
     fields: list[str] = field(default_factory=list)
     types: list[str] = field(default_factory=list)
     open_time: str | None = None  # '#open' header, used as the time of logs without 'ts'
+    bad_header: str | None = None
 
 
 def _unescape(value: str) -> str:
@@ -95,7 +96,10 @@ class ZeekTsvParser(LineParser):
         elif key == "open":
             self._h.open_time = value
         elif key == "fields":
-            self._h.fields = value.split(self._h.separator)
+            fields = value.split(self._h.separator)
+            valid = all(fields) and len(set(fields)) == len(fields)
+            self._h.fields = fields if valid else []
+            self._h.bad_header = None if valid else f"invalid #fields header: {value[:80]!r}"
         elif key == "types":
             self._h.types = value.split(self._h.separator)
 
@@ -104,15 +108,16 @@ class ZeekTsvParser(LineParser):
         lines = LazyLines(data)
         n = data.count(b"\n")
         if not h.fields:
-            rows: list[tuple[int | None, int | None, str, bytes]] = [
-                (first_line + i, None, "data line before any #fields header", ln)
-                for i, ln in enumerate(lines)]
-            return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=n)
-        raw, early = self._read_strings(data, first_line, lines, ctx)
-        typed, bad = self._type_columns(raw)
-        mapped = map_frame(typed, h.path, default_time=h.open_time)
-        return finish(mapped, ctx, offered=n, dtypes=FIELDS, raw=lines,
-                      first_record=first_line, early_rejects=early, prior_bad=bad)
+            return _reject_all(lines, first_line, ctx,
+                               h.bad_header or "data line before any #fields header")
+        try:
+            raw, early = self._read_strings(data, first_line, lines, ctx)
+            typed, bad = self._type_columns(raw)
+            mapped = map_frame(typed, h.path, default_time=h.open_time)
+            return finish(mapped, ctx, offered=n, dtypes=FIELDS, raw=lines,
+                          first_record=first_line, early_rejects=early, prior_bad=bad)
+        except pl.exceptions.PolarsError as exc:  # safety net: reject, never escape
+            return _reject_all(lines, first_line, ctx, f"unparsable segment: {exc}"[:300])
 
     def _read_strings(
         self, data: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
@@ -192,9 +197,12 @@ class ZeekJsonParser(LineParser):
             return 0.9
         return 0.0
 
+    def __init__(self) -> None:
+        self._reader = JsonBlockReader()
+
     def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
         lines = LazyLines(block)
-        frame, early, offered = read_json_block(block, first_line, lines, ctx)
+        frame, early, offered = self._reader.read(block, first_line, lines, ctx)
         if frame.height == 0:
             return ParseResult(events=pl.DataFrame(), rejects=early, offered=offered)
         frame = _unnest_id(frame)
@@ -217,25 +225,93 @@ def _unnest_id(frame: pl.DataFrame) -> pl.DataFrame:
     return frame
 
 
+class JsonBlockReader:
+    """Reads JSON-lines blocks, learning the schema once and reusing it while it is safe.
+
+    Inferring a schema over every row is several times slower than reading with a known
+    schema, but Polars silently ignores keys a given schema lacks. So a block is read with the
+    learned schema only when a byte-level count proves it holds no other keys: every ``":``
+    token in the block must be one of the known ``"key":`` tokens. Anything else (new keys,
+    ``":`` inside strings, non-compact JSON, a type conflict) takes the full-inference path,
+    and what it learns is merged into the schema.
+    """
+
+    def __init__(self) -> None:
+        self._schema: dict[str, pl.DataType] | None = None
+        self._tokens: list[bytes] = []
+
+    def read(
+        self, block: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
+    ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+        """``(frame with mirrorguard.record, rejects, offered)`` for one block."""
+        clean = b"\n\n" not in block and not block.startswith((b"\n", b"\r\n")) and (
+            b"\r\n\r\n" not in block)
+        if clean:
+            n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+            df = self._fast(block) if self._only_known_keys(block) else None
+            if df is None:
+                df = _infer_read(block)
+                if df is not None:
+                    self._learn(df.schema)
+            if df is not None and df.height == n:
+                rec = pl.int_range(first_line, first_line + n, dtype=pl.Int64).alias(RECORD)
+                return df.with_columns(rec), make_rejects(ctx, []), n
+        return _read_json_slow(lines, first_line, ctx)
+
+    def _only_known_keys(self, block: bytes) -> bool:
+        if self._schema is None:
+            return False
+        total = block.count(b'":')
+        return total > 0 and total == sum(block.count(t) for t in self._tokens)
+
+    def _fast(self, block: bytes) -> pl.DataFrame | None:
+        try:
+            return pl.read_ndjson(io.BytesIO(block), schema=self._schema)
+        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+            return None
+
+    def _learn(self, schema: pl.Schema) -> None:
+        merged = dict(self._schema or {})
+        for name, dtype in schema.items():
+            old = merged.get(name)
+            merged[name] = dtype if old is None or old == dtype else pl.String()
+        self._schema = merged
+        names: set[str] = set()
+        for name, dtype in merged.items():
+            names.add(name)
+            names.update(_nested_names(dtype))
+        self._tokens = [b'"' + n.encode() + b'":' for n in sorted(names)]
+
+
+def _nested_names(dtype: pl.DataType) -> set[str]:
+    if isinstance(dtype, pl.Struct):
+        out: set[str] = set()
+        for f in dtype.fields:
+            out.add(f.name)
+            out |= _nested_names(f.dtype if isinstance(f.dtype, pl.DataType) else f.dtype())
+        return out
+    if isinstance(dtype, pl.List | pl.Array):
+        inner = dtype.inner
+        return _nested_names(inner if isinstance(inner, pl.DataType) else inner())
+    return set()
+
+
+def _infer_read(block: bytes) -> pl.DataFrame | None:
+    try:
+        return pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
+    except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
+        return None
+
+
 def read_json_block(
     block: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
 ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
     """JSON lines → frame with ``mirrorguard.record``; bad lines → rejects. Blank lines skipped.
 
-    Returns ``(frame, rejects, offered)``.
+    Stateless convenience wrapper over :class:`JsonBlockReader` (keep one reader per source to
+    reuse the learned schema). Returns ``(frame, rejects, offered)``.
     """
-    clean = b"\n\n" not in block and not block.startswith((b"\n", b"\r\n")) and (
-        b"\r\n\r\n" not in block)
-    if clean:
-        try:
-            df = pl.read_ndjson(io.BytesIO(block), infer_schema_length=None)
-            n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            if df.height == n:
-                rec = pl.int_range(first_line, first_line + n, dtype=pl.Int64).alias(RECORD)
-                return df.with_columns(rec), make_rejects(ctx, []), n
-        except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
-            pass
-    return _read_json_slow(lines, first_line, ctx)
+    return JsonBlockReader().read(block, first_line, lines, ctx)
 
 
 def _read_json_slow(
@@ -275,6 +351,12 @@ def _stringly(lines: list[bytes]) -> pl.DataFrame:
         rows.append({k: v if isinstance(v, str) or v is None else orjson.dumps(v).decode()
                      for k, v in obj.items()})
     return pl.from_dicts(rows, infer_schema_length=None)
+
+
+def _reject_all(lines: LazyLines, first_line: int, ctx: ParseContext, reason: str) -> ParseResult:
+    rows: list[tuple[int | None, int | None, str, bytes]] = [
+        (first_line + i, None, reason, ln) for i, ln in enumerate(lines)]
+    return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=len(rows))
 
 
 def _merge(results: list[ParseResult], ctx: ParseContext) -> ParseResult:
