@@ -6,6 +6,7 @@ import typer
 
 from mirrorguard.interfaces.cli import bench as bench_cmd
 from mirrorguard.interfaces.cli import demo as demo_cmd
+from mirrorguard.interfaces.cli import guard_scan
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
 
@@ -28,6 +29,11 @@ app.command("query")(query_cmd.query)
 app.command("stats")(query_cmd.stats)
 app.command("export")(query_cmd.export)
 app.command("bench")(bench_cmd.bench)
+
+guard_app = typer.Typer(help="Security for AI: model files, training data, the ledger.",
+                        no_args_is_help=True)
+guard_app.command("scan")(guard_scan.scan)
+app.add_typer(guard_app, name="guard")
 
 
 def main() -> None:
