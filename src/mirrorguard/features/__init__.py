@@ -1,0 +1,1 @@
+"""Feature extraction: per-event and per-entity features, log templates, session sequences."""
