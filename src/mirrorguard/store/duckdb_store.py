@@ -109,7 +109,7 @@ class DuckDBStore:
         if frame.height == 0:
             return 0
         frame = self._fit_columns(frame)
-        self.con.register("__mg_batch", frame.to_arrow())
+        self.con.register("__mg_batch", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             self.con.execute("INSERT INTO events BY NAME SELECT * FROM __mg_batch")
         finally:
@@ -149,7 +149,7 @@ class DuckDBStore:
             pl.lit(ingest_id).alias("ingest_id"),
             pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"),
         )
-        self.con.register("__mg_rej", frame.to_arrow())
+        self.con.register("__mg_rej", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
             self.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM __mg_rej")
         finally:
