@@ -22,8 +22,11 @@ _READ = 1 << 20
 
 
 def _read_safely(stream: BinaryIO, size: int) -> tuple[bytes, str | None]:
+    """Read up to ``size`` bytes; ``read1`` where available so that a truncation reported by
+    the next raw read does not discard bytes already decompressed."""
+    read = getattr(stream, "read1", None) or stream.read
     try:
-        return stream.read(size), None
+        return bytes(read(size)), None
     except (EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as exc:
         return b"", f"stream ended abnormally ({type(exc).__name__}: {exc})"
 

@@ -70,8 +70,12 @@ def checked_convert(
     ]
     reason = pl.coalesce(fails) if len(fails) > 1 else fails[0]
     checked = frame.with_columns(reason.alias("__reason"))
-    bad = checked.filter(pl.col("__reason").is_not_null())
-    good = checked.filter(pl.col("__reason").is_null()).drop("__reason")
+    if checked["__reason"].null_count() == checked.height:  # the usual case: nothing failed
+        bad = checked.clear()
+        good = checked.drop("__reason")
+    else:
+        bad = checked.filter(pl.col("__reason").is_not_null())
+        good = checked.filter(pl.col("__reason").is_null()).drop("__reason")
     good = good.with_columns([expr.alias(name) for name, (expr, _) in conversions.items()])
     return good, bad.select(pl.col(RECORD), pl.col("__reason").alias("reason"))
 
@@ -116,7 +120,7 @@ def finish(
     *,
     offered: int,
     dtypes: Mapping[str, pl.DataType],
-    raw: RawLines,
+    raw: Mapping[int, bytes] | RawLines,
     first_record: int,
     early_rejects: pl.DataFrame | None = None,
     prior_bad: pl.DataFrame | None = None,

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from mirrorguard.errors import FormatError
 from mirrorguard.ingest.base import Parser
+from mirrorguard.ingest.parsers.evtx import EvtxParser
+from mirrorguard.ingest.parsers.winjson import WinJsonParser
 from mirrorguard.ingest.parsers.zeek import ZeekJsonParser, ZeekTsvParser
 
 MIN_CONFIDENCE = 0.5
 
 PARSERS: tuple[type[Parser], ...] = (
+    EvtxParser,
     ZeekTsvParser,
     ZeekJsonParser,
+    WinJsonParser,
 )
 
 

@@ -10,6 +10,7 @@ bounded by the batch size rather than the file size.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 from collections.abc import Callable
@@ -69,9 +70,13 @@ def _format_figures(fmt: str, path: Path, work: Path) -> dict[str, Any]:
 def _evtx_figures(ctx: BenchContext, n_target: int) -> dict[str, Any]:
     if "evtx" not in parser_names():
         return {"skipped": "no evtx parser registered"}
-    files = sorted(ctx.data("evtx_attack_samples").rglob("*.evtx"))
     work = ctx.work_dir / "evtx"
     work.mkdir()
+    files = []
+    for i, gz in enumerate(sorted(ctx.data("evtx_attack_samples").rglob("*.evtx.gz"))):
+        out = work / f"{i:03d}.evtx"
+        out.write_bytes(gzip.decompress(gz.read_bytes()))
+        files.append(out)
     per_pass = raw_evtx(files)
     copies = max(1, -(-n_target // per_pass))
     items = [_item(f, c) for c in range(copies) for f in files]
