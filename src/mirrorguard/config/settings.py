@@ -85,6 +85,33 @@ class PrivacySettings(BaseModel):
         return raw.encode() if raw else None
 
 
+class GuardSettings(BaseModel):
+    """Keys for signing and verifying models and ledger seals (references, never key bytes)."""
+
+    model_config = _STRICT
+    signing_key: str | None = Field(
+        default=None, description="private key reference: env:NAME or file:PATH"
+    )
+    trusted_keys: list[str] = Field(
+        default_factory=list, description="public key references trusted for verification"
+    )
+
+    @field_validator("signing_key")
+    @classmethod
+    def _is_reference(cls, v: str | None) -> str | None:
+        if v is not None and not v.startswith(("env:", "file:")):
+            raise ValueError("signing_key must be a reference (env:NAME or file:PATH)")
+        return v
+
+    @field_validator("trusted_keys")
+    @classmethod
+    def _are_references(cls, v: list[str]) -> list[str]:
+        bad = [k for k in v if not k.startswith(("env:", "file:"))]
+        if bad:
+            raise ValueError("trusted_keys must be references (env:NAME or file:PATH)")
+        return v
+
+
 class BenchSettings(BaseModel):
     """Where benchmark data lives."""
 
@@ -99,6 +126,7 @@ class Settings(BaseModel):
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()
     privacy: PrivacySettings = PrivacySettings()
+    guard: GuardSettings = GuardSettings()
     bench: BenchSettings = BenchSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 

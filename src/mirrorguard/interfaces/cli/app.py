@@ -8,6 +8,7 @@ from mirrorguard.interfaces.cli import bench as bench_cmd
 from mirrorguard.interfaces.cli import demo as demo_cmd
 from mirrorguard.interfaces.cli import guard_scan
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
+from mirrorguard.interfaces.cli import models as models_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
 
 app = typer.Typer(
@@ -34,6 +35,7 @@ guard_app = typer.Typer(help="Security for AI: model files, training data, the l
                         no_args_is_help=True)
 guard_app.command("scan")(guard_scan.scan)
 app.add_typer(guard_app, name="guard")
+app.add_typer(models_cmd.app, name="models", help="Signed models: registry, promotion, ML-BOM.")
 
 
 def main() -> None:

@@ -1,0 +1,1 @@
+{"algorithm":"ed25519","key_id":"46a529022d607f51260ead0269ac0d23a35455b6a02453b75d83a207090a23c9","manifest_sha256":"84ae8557d701b4a3dba6866ea067d6996fcbbdc9335290c8f9e7f308f48bcdc6","schema_version":1,"signature":"M8B/gxOJUC8Eu+vWKGiB6N//Fujy1nAq5R9Q58pwsImCvmVkRrLeQFbxmuz1UOT4QNoWe9TOJq0u0QrcaOEMBQ=="}
