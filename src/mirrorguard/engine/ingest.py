@@ -54,16 +54,16 @@ class IngestSummary:
     def count(self, status: str) -> int:
         return sum(1 for s in self.sources if s.status == status)
 
-    def to_dict(self) -> dict[str, object]:
+    def totals(self) -> dict[str, int]:
         return {
-            "sources": [asdict(s) for s in self.sources],
-            "totals": {
-                "sources": len(self.sources), "ingested": self.count("ingested"),
-                "skipped": self.count("skipped"), "failed": self.count("failed"),
-                "offered": self.total("offered"), "accepted": self.total("accepted"),
-                "rejected": self.total("rejected"),
-            },
+            "sources": len(self.sources), "ingested": self.count("ingested"),
+            "skipped": self.count("skipped"), "failed": self.count("failed"),
+            "offered": self.total("offered"), "accepted": self.total("accepted"),
+            "rejected": self.total("rejected"),
         }
+
+    def to_dict(self) -> dict[str, object]:
+        return {"sources": [asdict(s) for s in self.sources], "totals": self.totals()}
 
 
 @dataclass

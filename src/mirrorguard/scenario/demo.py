@@ -36,7 +36,7 @@ class DemoReport:
     def to_dict(self) -> dict[str, Any]:
         return {
             "out_dir": str(self.out_dir), "store": str(self.store),
-            "ingest": self.ingest.to_dict()["totals"],
+            "ingest": self.ingest.totals(),
             "findings": [f.to_dict() for f in self.findings],
             "caught": self.caught(),
         }

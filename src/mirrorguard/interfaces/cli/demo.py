@@ -39,7 +39,7 @@ def demo(
 
 
 def _print(report: DemoReport) -> None:
-    t = report.ingest.to_dict()["totals"]
+    t = report.ingest.totals()
     out.print(f"[bold]ingested[/] {t['accepted']:,} events from {t['sources']} sources "
               f"({t['rejected']} quarantined, {t['failed']} failed) into {report.store}")
     for s in report.ingest.sources:
@@ -53,4 +53,5 @@ def _print(report: DemoReport) -> None:
     for name, hit in report.caught().items():
         mark = "[green]caught[/]" if hit else "[red]missed[/]"
         out.print(f"  {name:<13} {mark}")
-    out.print(f"explore: mirrorguard query 'SELECT * FROM events LIMIT 5' -s {report.store}")
+    example = "'SELECT * FROM events LIMIT 5'"
+    out.print(f"explore: mirrorguard query {example} -s {report.store}")

@@ -77,7 +77,7 @@ def _print(summary: IngestSummary) -> None:
         table.add_row(name[-70:], s.format or "-", s.status, f"{s.accepted:,}",
                       f"{s.rejected:,}", s.reason or "")
     out.print(table)
-    t = summary.to_dict()["totals"]
+    t = summary.totals()
     out.print(f"[bold]{t}[/]")
 
 
