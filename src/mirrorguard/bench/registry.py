@@ -33,6 +33,7 @@ _SUITES: dict[str, tuple[str, str]] = {
     "poison": ("poison", "training-data poisoning screens on NSL-KDD and UNSW-NB15"),
     "feedback_integrity": ("feedback_integrity", "malicious analyst detection"),
     "artifacts": ("artifacts", "model-file scanner on a malicious/benign corpus"),
+    "models": ("models", "signed models: fidelity, tamper refusal, verification cost on NSL-KDD"),
     "ledger": ("ledger", "hash-chained ledger append/verify speed and tamper detection"),
 }
 
