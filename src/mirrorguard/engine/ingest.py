@@ -22,7 +22,7 @@ from mirrorguard.engine.pipeline import pipelined
 from mirrorguard.errors import FormatError, MirrorguardError
 from mirrorguard.ingest.base import Origin, ParseContext, Parser, ParseResult, make_rejects
 from mirrorguard.ingest.privacy import Pseudonymizer, build_pseudonymizer
-from mirrorguard.ingest.registry import detect_format, get_parser
+from mirrorguard.ingest.registry import detect_format, get_parser, with_field_maps
 from mirrorguard.ingest.sources import SourceItem, iter_sources, read_head
 from mirrorguard.schema.fields import FIELDS, SCHEMA_VERSION
 from mirrorguard.schema.frame import conform
@@ -76,9 +76,11 @@ class Ingestor:
     bus: EventBus | None = None
     progress: Progress | None = None
     _pseudo: Pseudonymizer | None = field(init=False, default=None)
+    _parsers: tuple[type[Parser], ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
         self._pseudo = build_pseudonymizer(self.settings.privacy)
+        self._parsers = with_field_maps(self.settings.ingest.field_maps)
 
     def ingest(self, paths: list[object]) -> IngestSummary:
         from pathlib import Path
@@ -94,8 +96,8 @@ class Ingestor:
             return SourceSummary(item.path, item.member, item.sha256, None, "skipped",
                                  reason="already ingested (same content)")
         try:
-            parser_cls = (get_parser(self.force_format) if self.force_format
-                          else detect_format(read_head(item), item.display))
+            parser_cls = (get_parser(self.force_format, self._parsers) if self.force_format
+                          else detect_format(read_head(item), item.display, self._parsers))
         except FormatError as exc:
             return self._failed(item, origin, None, exc)
         started = datetime.now(UTC)

@@ -26,6 +26,7 @@ _TSV_TYPES: dict[str, pl.DataType] = {
     "count": pl.Int64(), "int": pl.Int64(), "port": pl.Int64(), "bool": pl.Boolean(),
 }
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
+_MAX_COUNTED_KEYS = 48
 _DIRECTIVE = re.compile(rb"(?m)^(#[^\n]*)(?:\n|$)")
 
 
@@ -259,7 +260,9 @@ class JsonBlockReader:
         return _read_json_slow(lines, first_line, ctx)
 
     def _only_known_keys(self, block: bytes) -> bool:
-        if self._schema is None:
+        # One byte count per known key: cheap for Zeek's ~20 keys, not for nested formats with
+        # hundreds (Suricata EVE) — those take the inference path every block.
+        if self._schema is None or len(self._tokens) > _MAX_COUNTED_KEYS:
             return False
         total = block.count(b'":')
         return total > 0 and total == sum(block.count(t) for t in self._tokens)

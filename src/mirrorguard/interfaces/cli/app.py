@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from mirrorguard.interfaces.cli import attack as attack_cmd
 from mirrorguard.interfaces.cli import bench as bench_cmd
 from mirrorguard.interfaces.cli import demo as demo_cmd
 from mirrorguard.interfaces.cli import guard_scan
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
+from mirrorguard.interfaces.cli import intel as intel_cmd
 from mirrorguard.interfaces.cli import models as models_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
 
@@ -36,6 +38,8 @@ guard_app = typer.Typer(help="Security for AI: model files, training data, the l
 guard_app.command("scan")(guard_scan.scan)
 app.add_typer(guard_app, name="guard")
 app.add_typer(models_cmd.app, name="models", help="Signed models: registry, promotion, ML-BOM.")
+app.add_typer(intel_cmd.app, name="intel", help="Threat intelligence: load feeds, match events.")
+app.add_typer(attack_cmd.app, name="attack", help="MITRE ATT&CK table: show, refresh.")
 
 
 def main() -> None:
