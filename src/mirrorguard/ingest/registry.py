@@ -6,11 +6,11 @@ stream; the highest score at or above :data:`MIN_CONFIDENCE` wins (ties go to th
 
 from __future__ import annotations
 
-from mirrorguard.errors import FormatError
-from mirrorguard.ingest.base import Parser
 from collections.abc import Sequence
 from pathlib import Path
 
+from mirrorguard.errors import FormatError
+from mirrorguard.ingest.base import Parser
 from mirrorguard.ingest.parsers.cicflow import CicFlowParser
 from mirrorguard.ingest.parsers.evtx import EvtxParser
 from mirrorguard.ingest.parsers.fieldmap import load_field_map, parser_for

@@ -8,6 +8,7 @@ from mirrorguard.interfaces.cli import attack as attack_cmd
 from mirrorguard.interfaces.cli import bench as bench_cmd
 from mirrorguard.interfaces.cli import demo as demo_cmd
 from mirrorguard.interfaces.cli import guard_scan
+from mirrorguard.interfaces.cli import incidents as incidents_cmd
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
 from mirrorguard.interfaces.cli import intel as intel_cmd
 from mirrorguard.interfaces.cli import models as models_cmd
@@ -32,6 +33,11 @@ app.command("query")(query_cmd.query)
 app.command("stats")(query_cmd.stats)
 app.command("export")(query_cmd.export)
 app.command("bench")(bench_cmd.bench)
+app.command("incidents")(incidents_cmd.incidents)
+app.command("incident")(incidents_cmd.incident)
+app.command("verdict")(incidents_cmd.verdict)
+app.command("suppress")(incidents_cmd.suppress)
+app.add_typer(incidents_cmd.playbook_app, name="playbook", help="Response playbooks.")
 
 guard_app = typer.Typer(help="Security for AI: model files, training data, the ledger.",
                         no_args_is_help=True)
