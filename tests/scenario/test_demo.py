@@ -19,7 +19,7 @@ def test_generator_is_seeded(tmp_path):
 def test_demo_finds_the_injected_attacks_without_false_findings(tmp_path):
     report = run_demo(tmp_path / "demo", seed=7)
     caught = report.caught()
-    assert caught["exfiltration"] and caught["beacon"]
+    assert caught == {"brute_force": True, "exfiltration": True, "beacon": True}
     assert all(f.scenario is not None for f in report.findings), report.findings
     assert report.ingest.total("rejected") == 0
 
