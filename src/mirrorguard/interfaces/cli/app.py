@@ -11,6 +11,7 @@ from mirrorguard.interfaces.cli import guard_scan
 from mirrorguard.interfaces.cli import incidents as incidents_cmd
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
 from mirrorguard.interfaces.cli import intel as intel_cmd
+from mirrorguard.interfaces.cli import ledger as ledger_cmd
 from mirrorguard.interfaces.cli import models as models_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
 
@@ -46,6 +47,7 @@ app.add_typer(guard_app, name="guard")
 app.add_typer(models_cmd.app, name="models", help="Signed models: registry, promotion, ML-BOM.")
 app.add_typer(intel_cmd.app, name="intel", help="Threat intelligence: load feeds, match events.")
 app.add_typer(attack_cmd.app, name="attack", help="MITRE ATT&CK table: show, refresh.")
+app.add_typer(ledger_cmd.app, name="ledger", help="Tamper-evident decision ledger.")
 
 
 def main() -> None:
