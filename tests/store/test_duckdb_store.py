@@ -53,3 +53,14 @@ def test_export_parquet_partitions_by_dataset_and_date(tmp_path):
 def test_bad_sql_is_a_store_error(tmp_path):
     with DuckDBStore(tmp_path / "s.duckdb") as st, pytest.raises(StoreError, match="query"):
         st.query("SELEC nonsense")
+
+
+def test_column_names_differing_only_by_case_are_folded_not_lost(tmp_path):
+    with DuckDBStore(tmp_path / "s.duckdb") as st:
+        st.append_events(frame(**{"winlog.event_data.SourceProcessGuid": ["a"]}))
+        st.append_events(frame(**{"winlog.event_data.SourceProcessGUID": ["b"],
+                                  "x.Y": ["1"], "x.y": [None]}))
+        df = st.query('SELECT "winlog.event_data.SourceProcessGuid" AS g, "x.Y" AS y '
+                      "FROM events ORDER BY 1")
+        assert df["g"].to_list() == ["a", "b"]
+        assert df["y"].to_list()[1] == "1"

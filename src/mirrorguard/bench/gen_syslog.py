@@ -6,6 +6,7 @@ users, addresses, ports and pids vary. Seeded and vectorised.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -45,9 +46,9 @@ def write_auth_log(path: Path, n: int, seed: int = 0) -> int:
     parts = []
     for i, (app, tmpl, _) in enumerate(_TEMPLATES):
         sub = df.filter(pl.col("w") == i)
-        msg = pl.lit(tmpl)
-        for key in ("user", "ip", "port"):
-            msg = msg.str.replace_all("{" + key + "}", pl.col(key).cast(pl.String), literal=True)
+        keys = re.findall(r"\{(\w+)\}", tmpl)
+        msg = pl.format(re.sub(r"\{\w+\}", "{}", tmpl), *[pl.col(k) for k in keys]) if keys \
+            else pl.lit(tmpl)
         parts.append(sub.select("t", pl.format("{} {} {}[{}]: {}", stamp, pl.col("host"),
                                                 pl.lit(app), pl.col("pid"), msg).alias("line")))
     lines = pl.concat(parts).sort("t")["line"]

@@ -3,8 +3,8 @@
 A saved detector is ``(name, params, meta, arrays)``; :func:`rebuild` picks the class from this
 fixed table (no ``globals()``, no import paths from files) and calls its ``from_state``.
 
->>> sorted(detector_names())[:3]
-['flow_ensemble', 'gbdt', 'hybrid']
+>>> {"flow_ensemble", "beacon", "auth_bruteforce"} <= set(detector_names())
+True
 """
 
 from __future__ import annotations
@@ -22,6 +22,20 @@ _DETECTORS: dict[str, tuple[str, str]] = {
     "gbdt": ("mirrorguard.detect.supervised", "GradientBoostedDetector"),
     "hybrid": ("mirrorguard.detect.hybrid", "HybridDetector"),
     "streaming_hbos": ("mirrorguard.detect.streaming", "StreamingHistogram"),
+    "beacon": ("mirrorguard.detect.beacon", "BeaconDetector"),
+    "ueba": ("mirrorguard.detect.ueba", "UebaDetector"),
+    "auth_bruteforce": ("mirrorguard.detect.auth", "BruteForce"),
+    "auth_password_spray": ("mirrorguard.detect.auth", "PasswordSpray"),
+    "auth_success_after_failures": ("mirrorguard.detect.auth", "SuccessAfterFailures"),
+    "auth_sudo_su_abuse": ("mirrorguard.detect.auth", "SudoSuAbuse"),
+    "auth_new_source": ("mirrorguard.detect.auth_newsource", "NewSourceForUser"),
+    "web_attack": ("mirrorguard.detect.web", "WebAttack"),
+    "log.pca_residual": ("mirrorguard.detect.logs.counts", "PCAResidual"),
+    "log.count_iforest": ("mirrorguard.detect.logs.counts", "CountIsolationForest"),
+    "log.ngram_novelty": ("mirrorguard.detect.logs.ngram", "NgramNovelty"),
+    "log.next_template": ("mirrorguard.detect.logs.sequence", "NextTemplateModel"),
+    "log.rare_template": ("mirrorguard.detect.logs.rare", "RareTemplate"),
+    "log.new_parameter_value": ("mirrorguard.detect.logs.rare", "NewParameterValue"),
 }
 
 

@@ -51,7 +51,7 @@ class LineParser(Parser):
         """A parser bug must not lose a block silently or stop the run: reject its lines."""
         try:
             return self.parse_block(block, first_line, ctx)
-        except Exception as exc:
+        except (Exception, pl.exceptions.PanicException) as exc:  # quarantined with the reason
             reason = f"parser {self.name} failed on this block: {type(exc).__name__}: {exc}"
             rows: list[tuple[int | None, int | None, str, bytes]] = [
                 (first_line + i, None, reason[:500], ln)

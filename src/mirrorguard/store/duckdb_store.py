@@ -117,6 +117,7 @@ class DuckDBStore:
         return frame.height
 
     def _fit_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
+        frame = self._fold_case(frame)
         cols = self.event_columns()
         fixes: list[pl.Expr] = []
         for name, dtype in frame.schema.items():
@@ -128,6 +129,33 @@ class DuckDBStore:
             elif have != want and not _compatible(have, want):
                 fixes.append(self._widen(name, dtype, have))
         return frame.with_columns(fixes) if fixes else frame
+
+    def _fold_case(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """DuckDB column names are case-insensitive: fold names that differ only by case.
+
+        Real EVTX data carries both ``SourceProcessGuid`` and ``SourceProcessGUID``. A batch
+        column takes the spelling already in the table (or the first spelling in the batch);
+        two spellings within one batch are merged (first non-null), never dropped.
+        """
+        existing = {n.lower(): n for n in self.event_columns()}
+        target: dict[str, list[str]] = {}
+        for name in frame.columns:
+            canon = existing.get(name.lower())
+            if canon is None:
+                canon = next((t for t in target if t.lower() == name.lower()), name)
+            target.setdefault(canon, []).append(name)
+        if all(len(v) == 1 and v[0] == k for k, v in target.items()):
+            return frame
+        exprs = []
+        for canon, names in target.items():
+            if len(names) == 1:
+                exprs.append(pl.col(names[0]).alias(canon))
+            else:
+                merged = pl.coalesce([pl.col(n).cast(pl.String) for n in names])
+                same = len({frame.schema[n] for n in names}) == 1
+                exprs.append((pl.coalesce([pl.col(n) for n in names]) if same else merged)
+                             .alias(canon))
+        return frame.select(exprs)
 
     def _widen(self, name: str, dtype: pl.DataType, have: str) -> pl.Expr:
         """Resolve a type clash without losing values: both sides become text."""
