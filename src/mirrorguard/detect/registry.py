@@ -23,6 +23,7 @@ _DETECTORS: dict[str, tuple[str, str]] = {
     "hybrid": ("mirrorguard.detect.hybrid", "HybridDetector"),
     "streaming_hbos": ("mirrorguard.detect.streaming", "StreamingHistogram"),
     "beacon": ("mirrorguard.detect.beacon", "BeaconDetector"),
+    "sigma": ("mirrorguard.detect.sigma.detector", "SigmaDetector"),
     "ueba": ("mirrorguard.detect.ueba", "UebaDetector"),
     "auth_bruteforce": ("mirrorguard.detect.auth", "BruteForce"),
     "auth_password_spray": ("mirrorguard.detect.auth", "PasswordSpray"),

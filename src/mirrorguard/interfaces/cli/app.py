@@ -14,6 +14,7 @@ from mirrorguard.interfaces.cli import intel as intel_cmd
 from mirrorguard.interfaces.cli import ledger as ledger_cmd
 from mirrorguard.interfaces.cli import models as models_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
+from mirrorguard.interfaces.cli import sigma as sigma_cmd
 
 app = typer.Typer(
     name="mirrorguard",
@@ -48,6 +49,7 @@ app.add_typer(models_cmd.app, name="models", help="Signed models: registry, prom
 app.add_typer(intel_cmd.app, name="intel", help="Threat intelligence: load feeds, match events.")
 app.add_typer(attack_cmd.app, name="attack", help="MITRE ATT&CK table: show, refresh.")
 app.add_typer(ledger_cmd.app, name="ledger", help="Tamper-evident decision ledger.")
+app.add_typer(sigma_cmd.app, name="sigma", help="Sigma rules: check, run.")
 
 
 def main() -> None:
