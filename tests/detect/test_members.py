@@ -57,3 +57,57 @@ def test_tail_normaliser_is_monotone_and_extrapolates() -> None:
     assert np.all(np.diff(s) > 0)
     assert 0 < n.transform(np.array([np.log(10.0)]))[0] < 3.0  # ~ -log(0.1) = 2.3
     assert (n.secant(np.array([5.0, 50.0])) > 0).all()
+
+
+def _split_data() -> tuple[object, np.ndarray, np.ndarray, np.ndarray]:
+    import polars as pl
+
+    from mirrorguard.features.transforms import TabularTransformer
+
+    rng = np.random.default_rng(4)
+    n = 1500
+    frame = pl.DataFrame({
+        "bytes": rng.lognormal(7, 1, n), "rate": rng.beta(2, 5, n),
+        "proto": rng.choice(["tcp", "udp", "icmp"], n, p=[0.7, 0.25, 0.05]),
+        "service": rng.choice(["http", "dns", "ssh", "ftp", "smtp"], n),
+    })
+    tf = TabularTransformer(dtype="float32").fit(frame)
+    probe = frame.head(300).with_columns(  # out-of-range values and unseen categories
+        pl.Series("bytes", np.r_[rng.lognormal(7, 1, 290), [1e9] * 5, [0.0] * 5]),
+        pl.Series("service", ["gopher"] * 10 + frame["service"].head(290).to_list()),
+    )
+    A, codes = tf.split(probe)
+    return tf, tf.transform(frame), A, codes
+
+
+@pytest.mark.parametrize("member", [HistogramScorer(), TailScorer(), CentroidScorer(12),
+                                    AutoencoderScorer(epochs=2)], ids=lambda m: m.kind)
+def test_split_scoring_equals_scoring_the_expanded_matrix(member: object) -> None:
+    tf, Z_fit, A, codes = _split_data()
+    m = member.fit(Z_fit, seed=0)  # type: ignore[attr-defined]
+    layout = tf.layout()  # type: ignore[attr-defined]
+    m.prepare(layout)
+    full = m.score(layout.expand(A, codes))
+    np.testing.assert_allclose(m.score_split(A, codes), full, rtol=2e-5, atol=2e-4)
+
+
+def test_split_scoring_needs_prepare() -> None:
+    from mirrorguard.features.transforms import NotFittedError
+
+    _, Z_fit, A, codes = _split_data()
+    with pytest.raises(NotFittedError):
+        HistogramScorer().fit(Z_fit, seed=0).score_split(A, codes)
+
+
+def test_code_tables_merge_groups_within_the_limit() -> None:
+    from mirrorguard.detect.members import CodeTables
+
+    rng = np.random.default_rng(0)
+    tables = [rng.normal(size=(k, 3)) for k in (4, 5, 30, 2)]
+    merged = CodeTables(tables, limit=25)
+    assert [g[0] for g in merged.groups] == [[0, 1], [2], [3]]
+    codes = np.stack([rng.integers(0, k, 50) for k in (4, 5, 30, 2)], axis=1)
+    out = np.zeros((50, 3))
+    merged.add_to(out, codes)
+    expected = sum(t[codes[:, f]] for f, t in enumerate(tables))
+    np.testing.assert_allclose(out, expected)

@@ -53,3 +53,21 @@ def test_errors() -> None:
         TabularTransformer().transform(F)
     with pytest.raises(Exception, match="empty"):
         TabularTransformer().fit(F.head(0))
+
+
+def test_split_and_layout_rebuild_the_matrix() -> None:
+    t = TabularTransformer(exclude=["label"], min_frequency=0.3).fit(F)
+    probe = pl.DataFrame({"bytes": [5.0, None], "proto": ["udp", "gre"]})
+    A, codes = t.split(probe)
+    assert A.shape == (2, 2) and codes.tolist() == [[1], [1]]  # udp falls in "other" here
+    layout = t.layout()
+    assert layout.width == len(t.feature_names_) and layout.numeric == 2
+    np.testing.assert_array_equal(layout.expand(A, codes), t.transform(probe))
+    rows = layout.code_matrix(0)
+    assert rows.shape == (2, layout.width) and rows[:, 2:4].tolist() == [[1, 0], [0, 1]]
+
+
+def test_float32_block_matches_float64() -> None:
+    t64 = TabularTransformer(exclude=["label"]).fit(F)
+    t32 = TabularTransformer(exclude=["label"], dtype="float32").fit(F)
+    np.testing.assert_allclose(t32.transform(F), t64.transform(F), rtol=1e-6, atol=1e-6)

@@ -44,6 +44,9 @@ LEVEL_KEYS: dict[str, tuple[str, ...]] = {
     "fqdn": ("source.ip", "fqdn"),
 }
 
+#: a gap is *short* below this fraction of the pair's median gap (see :func:`pair_stats`)
+SHORT_GAP = 0.4
+
 _OPTIONAL = {
     "destination.ip": pl.String(),
     "destination.port": pl.Int32(),
@@ -159,6 +162,8 @@ def _second_pass(
         (pl.col("k").drop_nulls() > 1).mean().alias("missed_frac"),
         pl.col("k").sum().alias("k_sum"),
         (pl.col("gap") > (k_max + 0.5) * med).mean().alias("outage_frac"),
+        (pl.col("gap") < SHORT_GAP * med).sum().alias("short_gaps"),
+        pl.col("gap").is_not_null().sum().alias("n_gaps"),
         pl.col("bytes_dev").median().alias("bytes_mad"),
         pl.col("dur_dev").median().alias("dur_mad"),
     )

@@ -17,6 +17,15 @@ Members (all NumPy, vectorised over the whole batch):
   per-feature squared reconstruction error (Sakurada & Yairi, MLSDA 2014).
 * :class:`CentroidScorer` — squared distance to the nearest k-means centroid of benign data
   (a compressed k-nearest-neighbour distance; Lloyd's k-means via scikit-learn).
+
+Fast path. Most columns of a flow matrix are one-hot indicators of a few categorical features,
+and every member's work on such a block depends only on the category code. After
+:meth:`MatrixScorer.prepare` (given the transformer's
+:class:`~mirrorguard.features.transforms.SplitLayout`), :meth:`MatrixScorer.score_split` scores
+the numeric block and the codes directly: binned members add one precomputed per-code value per
+categorical feature; the centroid member adds one precomputed row of per-code dot products per
+feature (``z . c`` and ``|z|^2`` are sums over columns). The result equals :meth:`score` on the
+expanded matrix up to float32 rounding, without materialising the one-hot columns.
 """
 
 from __future__ import annotations
@@ -27,7 +36,11 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 
+from mirrorguard.features.transforms import NotFittedError, SplitLayout
+
 State = tuple[dict[str, Any], dict[str, np.ndarray]]
+#: rows per block in the centroid member's fast path (its rows x centroids matrix stays small)
+_CENTROID_BLOCK = 2048
 
 
 class MatrixScorer(ABC):
@@ -47,6 +60,22 @@ class MatrixScorer(ABC):
         """Raw scores: the row sums of :meth:`contributions` (``cache`` shares work)."""
         return np.asarray(self.contributions(Z).sum(axis=1), dtype=np.float64)
 
+    def prepare(self, layout: SplitLayout) -> None:
+        """Precompute what :meth:`score_split` needs for matrices of ``layout`` (after fit)."""
+        self._layout = layout
+
+    def _prepared(self) -> SplitLayout:
+        if not hasattr(self, "_layout"):
+            raise NotFittedError(f"{type(self).__name__}.prepare(layout) was not called")
+        return self._layout
+
+    def score_split(
+        self, A: np.ndarray, codes: np.ndarray, cache: dict[Any, Any] | None = None
+    ) -> np.ndarray:
+        """:meth:`score` of ``layout.expand(A, codes)``; members override it to skip the one-hot
+        expansion (see the module docstring)."""
+        return self.score(self._prepared().expand(A, codes), cache)
+
     @abstractmethod
     def get_state(self) -> State:
         """(JSON metadata, arrays)."""
@@ -57,12 +86,66 @@ class MatrixScorer(ABC):
         """Rebuild from :meth:`get_state`."""
 
 
+class CodeTables:
+    """Per-code tables of several categorical features, summed with few gathers.
+
+    ``tables[f][k]`` is a value (or a row) for code ``k`` of feature ``f``. Consecutive features
+    are merged into joint-code groups while a group's number of code combinations stays within
+    ``limit``; :meth:`add_to` then adds ``sum_f tables[f][codes[:, f]]`` with one gather per
+    group (the gather is what costs; the joint table is small).
+
+    >>> t = CodeTables([np.array([0.0, 1.0]), np.array([10.0, 20.0, 30.0])])
+    >>> out = np.zeros(2)
+    >>> t.add_to(out, np.array([[1, 2], [0, 0]]))
+    >>> out.tolist()
+    [31.0, 10.0]
+    """
+
+    def __init__(self, tables: list[np.ndarray], limit: int = 4096) -> None:
+        self.groups: list[tuple[list[int], list[int], np.ndarray]] = []
+        group: list[int] = []
+        for f, table in enumerate(tables):
+            size = int(np.prod([tables[g].shape[0] for g in group])) * table.shape[0]
+            if group and size > limit:
+                self.groups.append(self._merge(group, tables))
+                group = []
+            group.append(f)
+        if group:
+            self.groups.append(self._merge(group, tables))
+
+    @staticmethod
+    def _merge(group: list[int], tables: list[np.ndarray]) -> tuple[list[int], list[int],
+                                                                     np.ndarray]:
+        sizes = [tables[f].shape[0] for f in group]
+        grid = np.indices(sizes).reshape(len(sizes), -1)  # C order: the last code varies fastest
+        strides = [int(np.prod(sizes[i + 1:])) for i in range(len(sizes))]
+        joint = sum(tables[f][grid[i]] for i, f in enumerate(group))
+        return group, strides, np.ascontiguousarray(joint)
+
+    def add_to(self, out: np.ndarray, codes: np.ndarray) -> None:
+        """``out += sum_f tables[f][codes[:, f]]`` (in place)."""
+        for features, strides, joint in self.groups:
+            idx = codes[:, features[0]] * strides[0]
+            for f, stride in zip(features[1:], strides[1:], strict=True):
+                idx += codes[:, f] * stride
+            out += joint.take(idx, axis=0)
+
+
 class _Bins:
-    """Equal-width bins per column with one extra bin on each side for out-of-range values."""
+    """Equal-width bins per column with one extra bin on each side for out-of-range values.
+
+    Column ``j``'s value ``z`` has local position ``p = 1 + (z - lo_j) / width_j``; inner bins
+    ``1..B`` cover ``[1, B + 1)``, bin 0 is "below the fitted range" and bin ``B + 1`` "above".
+    Positions are computed per cell in the input's precision with per-column constants, so a
+    column's bins do not depend on how many columns the matrix has (the fast path scores the
+    numeric prefix of the matrix only).
+    """
 
     def __init__(self, lo: np.ndarray, width: np.ndarray, n_bins: int) -> None:
         self.lo, self.width, self.n_bins = lo, width, n_bins
         self.key = (n_bins, np.asarray(lo).tobytes(), np.asarray(width).tobytes())
+        inv = 1.0 / np.asarray(width, dtype=np.float64)
+        self._inv, self._shift = inv, 1.0 - np.asarray(lo, dtype=np.float64) * inv
 
     @classmethod
     def fit(cls, Z: np.ndarray, n_bins: int) -> _Bins:
@@ -71,19 +154,6 @@ class _Bins:
         width = np.where(hi > lo, (hi - lo) * (1.0 + 1e-9) / n_bins, 1.0)
         return cls(lo, width, n_bins)
 
-    def _flat_position(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Positions shifted into the flat table: column ``j`` owns ``[j(B+2), (j+1)(B+2))``.
-
-        Returns (positions, per-column offsets). In-range values lie in ``[off + 1, off + B + 1)``.
-        """
-        nb = self.n_bins + 2
-        off = (np.arange(Z.shape[1]) * nb).astype(Z.dtype)
-        inv = 1.0 / self.width
-        shift = (off + 1.0 - self.lo * inv).astype(Z.dtype)
-        pos = Z * inv.astype(Z.dtype)
-        pos += shift
-        return pos, off
-
     def counts(self, Z: np.ndarray) -> np.ndarray:
         """Per-column counts over the ``n_bins + 2`` bins, shape ``(d, n_bins + 2)``."""
         d, nb = Z.shape[1], self.n_bins + 2
@@ -91,20 +161,22 @@ class _Bins:
         return np.bincount(idx.ravel(), minlength=d * nb).reshape(d, nb).astype(np.float64)
 
     def _locate(self, Z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Flat bin indices, flat positions of out-of-range cells, and their overshoot.
+        """Flat table indices, flat positions of out-of-range cells, and their overshoot.
 
-        Bin 0 of a column is "below the fitted range", bin ``B + 1`` "above"; the overshoot is
-        how many bin widths an out-of-range cell lies outside the range.
+        ``Z`` holds the first ``Z.shape[1]`` fitted columns. Column ``j`` owns table entries
+        ``[j(B+2), (j+1)(B+2))``; the overshoot is how many bin widths an out-of-range cell
+        lies outside the fitted range.
         """
-        pos, off = self._flat_position(Z)
-        b = self.n_bins
-        outside = (pos < off + 1.0) | (pos >= off + (b + 1.0))
-        out = np.flatnonzero(outside)
-        p_out = pos.ravel()[out] - off[out % Z.shape[1]]
+        m, b = Z.shape[1], self.n_bins
+        pos = Z * self._inv[:m].astype(Z.dtype)
+        pos += self._shift[:m].astype(Z.dtype)
+        idx = np.clip(pos, 0.0, b + 1.0).astype(np.int32)
+        u = idx - 1  # out of range <=> bin 0 or B + 1 <=> (bin - 1) as unsigned >= B
+        out = np.flatnonzero(u.view(np.uint32) >= b)
+        p_out = pos.ravel()[out].astype(np.float64)
         over = np.maximum(1.0 - p_out, 0.0) + np.maximum(p_out - (b + 1.0), 0.0)
-        np.maximum(pos, off, out=pos)
-        np.minimum(pos, off + (b + 1.0), out=pos)
-        return pos.astype(np.intp), out, over.astype(np.float64)
+        idx += (np.arange(m, dtype=np.int32) * (b + 2))[None, :]
+        return idx, out, over
 
     def lookup(
         self, table: np.ndarray, Z: np.ndarray, cache: dict[Any, Any] | None = None
@@ -113,11 +185,12 @@ class _Bins:
 
         Members sharing the same bins pass one ``cache`` dict so the binning is computed once.
         """
-        hit = None if cache is None else cache.get(self.key)
+        key = (self.key, Z.shape)
+        hit = None if cache is None else cache.get(key)
         if hit is None:
             hit = self._locate(Z)
             if cache is not None:
-                cache[self.key] = hit
+                cache[key] = hit
         idx, out, over = hit
         return table.ravel().take(idx), out, over
 
@@ -139,7 +212,42 @@ def _smoothed_freq(counts: np.ndarray, alpha: float) -> np.ndarray:
     return np.asarray((counts + alpha) / (n + alpha * counts.shape[1]), dtype=np.float64)
 
 
-class HistogramScorer(MatrixScorer):
+class _BinnedScorer(MatrixScorer):
+    """A member whose cell value is ``table[j, bin(z_j)] + log1p(overshoot)``."""
+
+    bins_: _Bins
+    table_: np.ndarray
+
+    def contributions(self, Z: np.ndarray) -> np.ndarray:
+        return _binned(self.bins_, self.table_, Z, None)
+
+    def score(self, Z: np.ndarray, cache: dict[Any, Any] | None = None) -> np.ndarray:
+        vals = _binned(self.bins_, self.table_, Z, cache)
+        return np.asarray(vals.sum(axis=1), dtype=np.float64)
+
+    def prepare(self, layout: SplitLayout) -> None:
+        """Numeric table in the layout's precision; per code, the sum over its block's cells."""
+        super().prepare(layout)
+        self._num_table = self.table_[: layout.numeric].astype(layout.dtype)
+        per_code = []
+        for f, (start, rows) in enumerate(layout.blocks):
+            cells = self.contributions(layout.code_matrix(f))
+            per_code.append(cells[:, start: start + rows.shape[1]].sum(axis=1))
+        self._codes = CodeTables(per_code)
+
+    def score_split(
+        self, A: np.ndarray, codes: np.ndarray, cache: dict[Any, Any] | None = None
+    ) -> np.ndarray:
+        self._prepared()
+        if A.shape[1]:
+            s = _binned(self.bins_, self._num_table, A, cache).sum(axis=1).astype(np.float64)
+        else:
+            s = np.zeros(A.shape[0])
+        self._codes.add_to(s, codes)
+        return np.asarray(s, dtype=np.float64)
+
+
+class HistogramScorer(_BinnedScorer):
     """HBOS: ``sum_j -log freq_j(bin(z_j)) + log1p(overshoot)`` (see module docstring)."""
 
     kind = "hbos"
@@ -154,13 +262,6 @@ class HistogramScorer(MatrixScorer):
         self.table_ = -np.log(freq)
         return self
 
-    def contributions(self, Z: np.ndarray) -> np.ndarray:
-        return _binned(self.bins_, self.table_, Z, None)
-
-    def score(self, Z: np.ndarray, cache: dict[Any, Any] | None = None) -> np.ndarray:
-        vals = _binned(self.bins_, self.table_, Z, cache)
-        return np.asarray(vals.sum(axis=1), dtype=np.float64)
-
     def get_state(self) -> State:
         return {"n_bins": self.n_bins, "alpha": self.alpha}, {
             **self.bins_.state(), "table": self.table_,
@@ -174,7 +275,7 @@ class HistogramScorer(MatrixScorer):
         return self
 
 
-class TailScorer(MatrixScorer):
+class TailScorer(_BinnedScorer):
     """ECOD-style two-sided tail score ``sum_j -log min(1, 2 min(F_j(z), 1 - F_j(z)))``.
 
     ``F_j`` is the empirical CDF on a fine equal-width grid (mid-bin convention), so scoring is
@@ -195,13 +296,6 @@ class TailScorer(MatrixScorer):
         right = (n - below - 0.5 * counts + 0.5) / (n + 1.0)
         self.table_ = -np.log(np.minimum(1.0, 2.0 * np.minimum(left, right)))
         return self
-
-    def contributions(self, Z: np.ndarray) -> np.ndarray:
-        return _binned(self.bins_, self.table_, Z, None)
-
-    def score(self, Z: np.ndarray, cache: dict[Any, Any] | None = None) -> np.ndarray:
-        vals = _binned(self.bins_, self.table_, Z, cache)
-        return np.asarray(vals.sum(axis=1), dtype=np.float64)
 
     def get_state(self) -> State:
         return {"n_bins": self.n_bins}, {**self.bins_.state(), "table": self.table_}
@@ -253,6 +347,35 @@ class CentroidScorer(MatrixScorer):
         d2 += self.sqnorm_.astype(Z.dtype)
         best = d2.min(axis=1)
         best += np.einsum("ij,ij->i", Z, Z)
+        return np.asarray(np.maximum(best, 0.0), dtype=np.float64)
+
+    def prepare(self, layout: SplitLayout) -> None:
+        """``-2 c`` on the numeric columns; per code, ``|c|^2 - 2 (block . c)`` for every
+        centroid and the block's squared norm."""
+        super().prepare(layout)
+        C, p = self.centroids_, layout.numeric
+        self._w = np.ascontiguousarray(-2.0 * C[:, :p].T, dtype=layout.dtype)
+        self._bias = self.sqnorm_.astype(layout.dtype)
+        dots, sq = [], []
+        for start, rows in layout.blocks:
+            dots.append((-2.0 * rows @ C[:, start: start + rows.shape[1]].T).astype(layout.dtype))
+            sq.append((rows * rows).sum(axis=1))
+        self._dots, self._sq = CodeTables(dots), CodeTables(sq)
+
+    def score_split(
+        self, A: np.ndarray, codes: np.ndarray, cache: dict[Any, Any] | None = None
+    ) -> np.ndarray:
+        """``min_c |z - c|^2`` as ``|z|^2 + min_c (|c|^2 - 2 z . c)``, in cache-sized blocks."""
+        self._prepared()
+        best = np.empty(A.shape[0])
+        for i in range(0, A.shape[0], _CENTROID_BLOCK):
+            a, k = A[i: i + _CENTROID_BLOCK], codes[i: i + _CENTROID_BLOCK]
+            d2 = a @ self._w
+            d2 += self._bias
+            self._dots.add_to(d2, k)
+            best[i: i + a.shape[0]] = d2.min(axis=1)
+        best += np.einsum("ij,ij->i", A, A)
+        self._sq.add_to(best, codes)
         return np.asarray(np.maximum(best, 0.0), dtype=np.float64)
 
     def get_state(self) -> State:

@@ -14,11 +14,22 @@ nothing), extra columns are ignored. The learned state is plain arrays plus JSON
 ['bytes', 'proto=tcp', 'proto=other', 'proto.rarity']
 >>> t.transform(pl.DataFrame({"proto": ["gre"]})).shape
 (1, 4)
+
+:meth:`TabularTransformer.split` gives the same matrix without its one-hot expansion (numeric
+block + integer category codes); :class:`SplitLayout` says what each code writes into its block,
+so scorers can turn per-column work on the one-hot columns into one table lookup per
+categorical feature.
+
+>>> A, codes = t.split(pl.DataFrame({"bytes": [50.0], "proto": ["tcp"]}))
+>>> np.array_equal(t.layout().expand(A, codes), t.transform(pl.DataFrame(
+...     {"bytes": [50.0], "proto": ["tcp"]})))
+True
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal, Self
 
 import numpy as np
@@ -36,6 +47,37 @@ class NotFittedError(MirrorguardError):
 
 def _signed_log1p(x: pl.Expr) -> pl.Expr:
     return x.sign() * x.abs().log1p()
+
+
+@dataclass(frozen=True)
+class SplitLayout:
+    """Where the categorical blocks sit in the transformed matrix and what each code writes.
+
+    ``blocks[f] = (first_column, rows)``: ``rows[k]`` is the block written for code ``k`` of
+    categorical feature ``f`` (one-hot indicator, then the rarity value). The numeric block
+    occupies columns ``[0, numeric)``.
+    """
+
+    width: int
+    numeric: int
+    blocks: tuple[tuple[int, np.ndarray], ...]
+    dtype: str = "float64"
+
+    def expand(self, numeric: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """The full matrix from a numeric block and category codes (C-contiguous)."""
+        out = np.empty((numeric.shape[0], self.width), dtype=numeric.dtype)
+        out[:, : self.numeric] = numeric
+        for j, (start, rows) in enumerate(self.blocks):
+            out[:, start: start + rows.shape[1]] = rows.astype(numeric.dtype)[codes[:, j]]
+        return out
+
+    def code_matrix(self, feature: int) -> np.ndarray:
+        """One full-width row per code of categorical ``feature`` (zeros elsewhere), in
+        ``dtype``: what :meth:`expand` writes for each code."""
+        start, rows = self.blocks[feature]
+        out = np.zeros((rows.shape[0], self.width), dtype=self.dtype)
+        out[:, start: start + rows.shape[1]] = rows
+        return out
 
 
 class TabularTransformer:
@@ -174,16 +216,21 @@ class TabularTransformer:
             raise NotFittedError("TabularTransformer is not fitted")
 
     def _numeric_block(self, frame: pl.DataFrame, scaled: bool = True) -> np.ndarray:
-        """Numeric columns as float64: imputed (fitted median), signed-log1p'd, then scaled."""
+        """Numeric columns: imputed (fitted median), signed-log1p'd, then scaled.
+
+        Scaled blocks are computed in ``dtype`` (float32 halves the work of the logarithms),
+        column-major so that the log columns form one contiguous slab, and returned C-ordered.
+        """
+        dtype = np.dtype(self.dtype) if scaled else np.dtype(np.float64)
         if not self.numeric_:
-            return np.zeros((frame.height, 0))
+            return np.zeros((frame.height, 0), dtype=dtype)
         exprs = [
             (pl.col(c).cast(pl.Float64) if c in frame.columns else pl.lit(np.nan, pl.Float64))
             .alias(f"_{i}")
             for i, c in enumerate(self.numeric_)
         ]
-        A = np.array(frame.select(exprs).to_numpy(), dtype=np.float64, order="C")
-        A = A.reshape(frame.height, len(self.numeric_))
+        raw = frame.select(exprs).to_numpy().reshape(frame.height, len(self.numeric_))
+        A = np.require(raw, dtype=dtype, requirements=["F", "W"])
         bad = np.isnan(A)
         if bad.any():
             A[bad] = self.raw_median_[np.nonzero(bad)[1]]
@@ -192,9 +239,9 @@ class TabularTransformer:
             L = A[:, :k]
             np.copysign(np.log1p(np.abs(L)), L, out=L)
         if scaled:
-            A -= self.center_
-            A *= 1.0 / self.scale_
-        return A
+            A -= self.center_.astype(dtype)
+            A *= (1.0 / self.scale_).astype(dtype)
+        return np.ascontiguousarray(A)
 
     def category_codes(self, frame: pl.DataFrame) -> np.ndarray:
         """Integer codes (n_rows, n_categorical); ``len(categories)`` is the other bucket."""
@@ -214,22 +261,29 @@ class TabularTransformer:
         codes = frame.select(exprs).to_numpy()
         return np.asarray(codes, dtype=np.int32).reshape(frame.height, len(exprs))
 
+    def layout(self) -> SplitLayout:
+        """The :class:`SplitLayout` of :meth:`transform`'s matrix."""
+        self._check()
+        blocks, start = [], len(self.numeric_)
+        for c in self.categorical_:
+            k = len(self.categories_[c]) + 1
+            rows = np.zeros((k, k + 1))
+            rows[:, :k] = np.eye(k)
+            rows[:, k] = -np.asarray(self.cat_logfreq_[c])
+            blocks.append((start, rows))
+            start += k + 1
+        return SplitLayout(width=start, numeric=len(self.numeric_), blocks=tuple(blocks),
+                           dtype=self.dtype)
+
+    def split(self, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        """(numeric block in ``dtype``, category codes): :meth:`transform` before one-hot."""
+        self._check()
+        return self._numeric_block(frame), self.category_codes(frame)
+
     def transform(self, frame: pl.DataFrame) -> np.ndarray:
         """The feature matrix (rows × ``len(feature_names_)``), C-contiguous, of ``dtype``."""
-        self._check()
-        num = self._numeric_block(frame)
-        out = np.empty((frame.height, len(self.feature_names_)), dtype=np.dtype(self.dtype))
-        out[:, : num.shape[1]] = num
-        out[:, num.shape[1]:] = 0.0
-        codes = self.category_codes(frame)
-        rows = np.arange(frame.height)
-        offset = num.shape[1]
-        for j, c in enumerate(self.categorical_):
-            k = len(self.categories_[c]) + 1
-            out[rows, offset + codes[:, j]] = 1.0
-            out[:, offset + k] = -np.asarray(self.cat_logfreq_[c])[codes[:, j]]
-            offset += k + 1
-        return out
+        num, codes = self.split(frame)
+        return self.layout().expand(num, codes)
 
     # ------------------------------------------------------ baselines for text
     def baseline_values(self) -> dict[str, float | str]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import numpy as np
 import polars as pl
 
 from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, make_rejects
@@ -154,17 +155,24 @@ def _blank_overlong(
 ) -> tuple[bytes, pl.DataFrame | None]:
     """Replace lines over the limit by blank lines (keeping numbering) and reject them."""
     limit = ctx.max_record_bytes
-    if len(block) <= limit:
+    if len(block) <= limit or _longest_line(block) <= limit:
         return block, None
     lines = block.split(b"\n")
-    if max(map(len, lines)) <= limit:
-        return block, None
     rows: list[tuple[int | None, int | None, str, bytes]] = []
     for i, line in enumerate(lines):
         if len(line) > limit:
             rows.append((first_line + i, None, f"record longer than {limit} bytes", line[:4096]))
             lines[i] = b""
     return b"\n".join(lines), make_rejects(ctx, rows)
+
+
+def _longest_line(block: bytes) -> int:
+    """Length of the longest line, from newline positions (no copies of the lines)."""
+    ends = np.flatnonzero(np.frombuffer(block, dtype=np.uint8) == 10)
+    if ends.size == 0:
+        return len(block)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    return int(max(int((ends - starts).max()), len(block) - int(ends[-1]) - 1))
 
 
 def split_lines(block: bytes) -> list[bytes]:

@@ -26,7 +26,6 @@ _TSV_TYPES: dict[str, pl.DataType] = {
     "count": pl.Int64(), "int": pl.Int64(), "port": pl.Int64(), "bool": pl.Boolean(),
 }
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
-_MAX_COUNTED_KEYS = 48
 _DIRECTIVE = re.compile(rb"(?m)^(#[^\n]*)(?:\n|$)")
 
 
@@ -230,16 +229,18 @@ class JsonBlockReader:
     """Reads JSON-lines blocks, learning the schema once and reusing it while it is safe.
 
     Inferring a schema over every row is several times slower than reading with a known
-    schema, but Polars silently ignores keys a given schema lacks. So a block is read with the
-    learned schema only when a byte-level count proves it holds no other keys: every ``":``
-    token in the block must be one of the known ``"key":`` tokens. Anything else (new keys,
-    ``":`` inside strings, non-compact JSON, a type conflict) takes the full-inference path,
-    and what it learns is merged into the schema.
+    schema, but Polars silently ignores keys a given schema lacks. So a block read with the
+    learned schema is kept only when an exact count proves nothing was dropped: in compact
+    JSON every key is one ``":`` token, so the block's count of ``":`` tokens, less its
+    ``":null`` tokens, must equal the number of non-null values Polars parsed (nested struct
+    fields included). An unknown key with a value, ``":`` inside a string value or non-compact
+    JSON all break the equality, and the block takes the full-inference path; what it learns is
+    merged into the schema. (An unknown key whose value is ``null`` carries no data and may go
+    unnoticed until it first has a value.)
     """
 
     def __init__(self) -> None:
         self._schema: dict[str, pl.DataType] | None = None
-        self._tokens: list[bytes] = []
 
     def read(
         self, block: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
@@ -249,7 +250,7 @@ class JsonBlockReader:
             b"\r\n\r\n" not in block)
         if clean:
             n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            df = self._fast(block) if self._only_known_keys(block) else None
+            df = self._fast(block)
             if df is None:
                 df = _infer_read(block)
                 if df is not None:
@@ -259,19 +260,15 @@ class JsonBlockReader:
                 return df.with_columns(rec), make_rejects(ctx, []), n
         return _read_json_slow(lines, first_line, ctx)
 
-    def _only_known_keys(self, block: bytes) -> bool:
-        # One byte count per known key: cheap for Zeek's ~20 keys, not for nested formats with
-        # hundreds (Suricata EVE) — those take the inference path every block.
-        if self._schema is None or len(self._tokens) > _MAX_COUNTED_KEYS:
-            return False
-        total = block.count(b'":')
-        return total > 0 and total == sum(block.count(t) for t in self._tokens)
-
     def _fast(self, block: bytes) -> pl.DataFrame | None:
+        if self._schema is None or any(_has_list_of_struct(d) for d in self._schema.values()):
+            return None
         try:
-            return pl.read_ndjson(io.BytesIO(block), schema=self._schema)
+            df = pl.read_ndjson(io.BytesIO(block), schema=self._schema)
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             return None
+        keys = block.count(b'":') - block.count(b'":null')
+        return df if _non_null_values(df) == keys else None
 
     def _learn(self, schema: pl.Schema) -> None:
         merged = dict(self._schema or {})
@@ -279,24 +276,27 @@ class JsonBlockReader:
             old = merged.get(name)
             merged[name] = dtype if old is None or old == dtype else pl.String()
         self._schema = merged
-        names: set[str] = set()
-        for name, dtype in merged.items():
-            names.add(name)
-            names.update(_nested_names(dtype))
-        self._tokens = [b'"' + n.encode() + b'":' for n in sorted(names)]
 
 
-def _nested_names(dtype: pl.DataType) -> set[str]:
-    if isinstance(dtype, pl.Struct):
-        out: set[str] = set()
-        for f in dtype.fields:
-            out.add(f.name)
-            out |= _nested_names(f.dtype if isinstance(f.dtype, pl.DataType) else f.dtype())
-        return out
+def _has_list_of_struct(dtype: pl.DataType) -> bool:
     if isinstance(dtype, pl.List | pl.Array):
-        inner = dtype.inner
-        return _nested_names(inner if isinstance(inner, pl.DataType) else inner())
-    return set()
+        return isinstance(dtype.inner, pl.Struct) or _has_list_of_struct(
+            dtype.inner if isinstance(dtype.inner, pl.DataType) else dtype.inner())
+    if isinstance(dtype, pl.Struct):
+        return any(_has_list_of_struct(f.dtype if isinstance(f.dtype, pl.DataType)
+                                       else f.dtype()) for f in dtype.fields)
+    return False
+
+
+def _non_null_values(df: pl.DataFrame) -> int:
+    """Non-null values in a frame, counting the fields of non-null structs too."""
+    total = 0
+    for s in df.get_columns():
+        present = s.len() - s.null_count()
+        total += present
+        if present and isinstance(s.dtype, pl.Struct):
+            total += _non_null_values(s.drop_nulls().struct.unnest())
+    return total
 
 
 def _infer_read(block: bytes) -> pl.DataFrame | None:
