@@ -99,7 +99,7 @@ def _rates(n: int, fn: Callable[[], object], repeat: int = 3) -> tuple[float, fl
 def _speed(det: FlowAnomalyEnsemble, iforest: Any, pre: Any, Xt: pl.DataFrame,
            B: np.ndarray) -> tuple[dict[str, float], dict[str, float]]:
     """Single-threaded throughput of ours and the IsolationForest baseline (module docstring)."""
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    from threadpoolctl import threadpool_limits
 
     A, codes = det.transformer_.split(Xt)
     n = Xt.height

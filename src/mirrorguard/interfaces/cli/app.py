@@ -7,7 +7,7 @@ import typer
 from mirrorguard.interfaces.cli import attack as attack_cmd
 from mirrorguard.interfaces.cli import bench as bench_cmd
 from mirrorguard.interfaces.cli import demo as demo_cmd
-from mirrorguard.interfaces.cli import guard_scan
+from mirrorguard.interfaces.cli import guard_data, guard_scan
 from mirrorguard.interfaces.cli import incidents as incidents_cmd
 from mirrorguard.interfaces.cli import ingest as ingest_cmd
 from mirrorguard.interfaces.cli import intel as intel_cmd
@@ -44,6 +44,7 @@ app.add_typer(incidents_cmd.playbook_app, name="playbook", help="Response playbo
 guard_app = typer.Typer(help="Security for AI: model files, training data, the ledger.",
                         no_args_is_help=True)
 guard_app.command("scan")(guard_scan.scan)
+guard_app.command("data")(guard_data.data)
 app.add_typer(guard_app, name="guard")
 app.add_typer(models_cmd.app, name="models", help="Signed models: registry, promotion, ML-BOM.")
 app.add_typer(intel_cmd.app, name="intel", help="Threat intelligence: load feeds, match events.")
