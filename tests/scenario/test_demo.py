@@ -29,3 +29,15 @@ def test_demo_cli_json(tmp_path):
     assert r.exit_code == 0, r.output
     data = json.loads(r.stdout)
     assert data["ingest"]["accepted"] > 10_000
+
+
+def test_demo_records_ingests_and_alerts_in_the_ledger(tmp_path):
+    from mirrorguard.guard.ledger import DuckDBLedgerBackend, verify_ledger
+
+    report = run_demo(tmp_path / "demo", seed=7)
+    assert report.ledger_entries == report.ingest.totals()["sources"] + len(report.findings)
+    import duckdb
+
+    con = duckdb.connect(str(report.store), read_only=True)
+    verdict = verify_ledger(DuckDBLedgerBackend(con, read_only=True), [])
+    assert verdict.first_bad_seq is None

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mirrorguard.bus import BusEvent
 from mirrorguard.config.settings import Settings
 from mirrorguard.engine.ingest import Ingestor, IngestSummary
+from mirrorguard.engine.recording import recorded_bus
 from mirrorguard.scenario.generate import generate
 from mirrorguard.scenario.hunts import Finding, run_hunts
 from mirrorguard.store import DuckDBStore
@@ -27,6 +29,7 @@ class DemoReport:
     ingest: IngestSummary
     findings: list[Finding] = field(default_factory=list)
     truth: dict[str, Any] = field(default_factory=dict)
+    ledger_entries: int = 0
 
     def caught(self) -> dict[str, bool]:
         """Which injected attacks at least one finding points at."""
@@ -39,6 +42,7 @@ class DemoReport:
             "ingest": self.ingest.totals(),
             "findings": [f.to_dict() for f in self.findings],
             "caught": self.caught(),
+            "ledger_entries": self.ledger_entries,
         }
 
 
@@ -51,7 +55,11 @@ def run_demo(out_dir: Path, seed: int = 7, settings: Settings | None = None) -> 
     store_path = out_dir / "mirrorguard.duckdb"
     settings = settings.with_overrides(store={"path": store_path})
     with DuckDBStore(store_path) as st:
-        summary = Ingestor(settings, st).ingest([out_dir / "logs"])
-        findings = run_hunts(st)
+        with recorded_bus(settings, st) as bus:
+            summary = Ingestor(settings, st, bus=bus).ingest([out_dir / "logs"])
+            findings = run_hunts(st)
+            for f in findings:
+                bus.publish(BusEvent(kind="alert", actor="automation", payload=f.to_dict()))
+        ledger_entries = int(st.query("SELECT count(*) AS n FROM ledger_entries")["n"][0])
     truth = json.loads(scenario.truth.read_text())
-    return DemoReport(out_dir, store_path, summary, findings, truth)
+    return DemoReport(out_dir, store_path, summary, findings, truth, ledger_entries)

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from mirrorguard.engine.ingest import Ingestor, IngestSummary
+from mirrorguard.engine.recording import recorded_bus
 from mirrorguard.ingest.registry import parser_names
 from mirrorguard.interfaces.cli.common import (
     EXIT_ERROR,
@@ -45,8 +46,10 @@ def ingest(
         settings = build_settings(config, store)
         if keep_original:
             settings = settings.with_overrides(ingest={"keep_original": True})
-        with DuckDBStore(settings.store.path, threads=settings.store.threads) as st:
-            summary = _run(Ingestor(settings, st, force_format=fmt), paths, quiet=as_json)
+        with DuckDBStore(settings.store.path, threads=settings.store.threads) as st, \
+                recorded_bus(settings, st) as bus:
+            summary = _run(Ingestor(settings, st, force_format=fmt, bus=bus), paths,
+                           quiet=as_json)
     if as_json:
         emit_json(summary.to_dict())
     else:
