@@ -31,13 +31,16 @@ def test_demo_cli_json(tmp_path):
     assert data["ingest"]["accepted"] > 10_000
 
 
-def test_demo_records_ingests_and_alerts_in_the_ledger(tmp_path):
+def test_demo_ledger_is_sealed_verifies_and_catches_an_edit(tmp_path):
+    import duckdb
+
+    from mirrorguard.guard.keys import Verifier, load_public_key
     from mirrorguard.guard.ledger import DuckDBLedgerBackend, verify_ledger
 
     report = run_demo(tmp_path / "demo", seed=7)
     assert report.ledger_entries == report.ingest.totals()["sources"] + len(report.findings)
-    import duckdb
-
-    con = duckdb.connect(str(report.store), read_only=True)
-    verdict = verify_ledger(DuckDBLedgerBackend(con, read_only=True), [])
-    assert verdict.first_bad_seq is None
+    key = Verifier(load_public_key(f"file:{report.public_key}"))
+    con = duckdb.connect(str(report.store))
+    assert verify_ledger(DuckDBLedgerBackend(con), [key]).first_bad_seq is None
+    con.execute("UPDATE ledger_entries SET actor = 'analyst:mallory' WHERE seq = 1")
+    assert verify_ledger(DuckDBLedgerBackend(con), [key]).first_bad_seq == 1

@@ -17,6 +17,7 @@ from mirrorguard.bus import BusEvent
 from mirrorguard.config.settings import Settings
 from mirrorguard.engine.ingest import Ingestor, IngestSummary
 from mirrorguard.engine.recording import recorded_bus
+from mirrorguard.guard.keys import generate_keypair, private_pem, public_pem
 from mirrorguard.scenario.generate import generate
 from mirrorguard.scenario.hunts import Finding, run_hunts
 from mirrorguard.store import DuckDBStore
@@ -30,6 +31,7 @@ class DemoReport:
     findings: list[Finding] = field(default_factory=list)
     truth: dict[str, Any] = field(default_factory=dict)
     ledger_entries: int = 0
+    public_key: Path | None = None
 
     def caught(self) -> dict[str, bool]:
         """Which injected attacks at least one finding points at."""
@@ -53,7 +55,9 @@ def run_demo(out_dir: Path, seed: int = 7, settings: Settings | None = None) -> 
         shutil.rmtree(out_dir)
     scenario = generate(out_dir / "logs", seed=seed, truth_dir=out_dir)
     store_path = out_dir / "mirrorguard.duckdb"
-    settings = settings.with_overrides(store={"path": store_path})
+    private, public = _demo_keys(out_dir / "keys")
+    settings = settings.with_overrides(store={"path": store_path},
+                                       guard={"signing_key": f"file:{private}"})
     with DuckDBStore(store_path) as st:
         with recorded_bus(settings, st) as bus:
             summary = Ingestor(settings, st, bus=bus).ingest([out_dir / "logs"])
@@ -62,4 +66,15 @@ def run_demo(out_dir: Path, seed: int = 7, settings: Settings | None = None) -> 
                 bus.publish(BusEvent(kind="alert", actor="automation", payload=f.to_dict()))
         ledger_entries = int(st.query("SELECT count(*) AS n FROM ledger_entries")["n"][0])
     truth = json.loads(scenario.truth.read_text())
-    return DemoReport(out_dir, store_path, summary, findings, truth, ledger_entries)
+    return DemoReport(out_dir, store_path, summary, findings, truth, ledger_entries, public)
+
+
+def _demo_keys(key_dir: Path) -> tuple[Path, Path]:
+    """A throwaway Ed25519 key pair for the demo's ledger seals (files, referenced by path)."""
+    key_dir.mkdir(parents=True, exist_ok=True)
+    priv, pub = generate_keypair()
+    private, public = key_dir / "demo-signing.pem", key_dir / "demo-signing.pub.pem"
+    private.write_bytes(private_pem(priv))
+    private.chmod(0o600)
+    public.write_bytes(public_pem(pub))
+    return private, public
