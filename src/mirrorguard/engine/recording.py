@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import duckdb
+
 from mirrorguard.bus import EventBus
 from mirrorguard.config.settings import Settings
 from mirrorguard.guard.keys import Signer, load_private_key
@@ -30,3 +32,16 @@ def recorded_bus(settings: Settings, store: DuckDBStore) -> Iterator[EventBus]:
         yield bus
     finally:
         ledger.close()
+
+
+def ledger_bus(settings: Settings, con: duckdb.DuckDBPyConnection) -> EventBus:
+    """A bus for short commands (a verdict, a promotion): each event is written at once.
+
+    The entries are hash-chained immediately; they are sealed by the next run that closes a
+    ledger with a signing key (ingest, demo) or by ``mirrorguard ledger`` tooling.
+    """
+    ledger = Ledger(DuckDBLedgerBackend(con), signer=None, seal_every=None, flush_every=1,
+                    seal_on_close=False)
+    bus = EventBus()
+    LedgerSubscriber(ledger).attach(bus)
+    return bus

@@ -93,3 +93,15 @@ def test_playbook_run_is_dry_by_default(store: Path, tmp_path: Path) -> None:
                      "--nft-file", str(nft), "--at", AT])
     assert r["actions"][0]["status"] == "active"
     assert "45.77.12.9 timeout 3600s" in nft.read_text()
+
+
+def test_verdicts_are_recorded_in_the_ledger(store: Path) -> None:
+    import duckdb
+
+    code, q = _json(["incidents", "--store", str(store), "--at", AT])
+    top = q["incidents"][0]["incident"]
+    _json(["verdict", top, "--incident", "--label", "true_positive", "--analyst", "alice",
+           "--store", str(store), "--at", AT])
+    con = duckdb.connect(str(store), read_only=True)
+    rows = con.execute("SELECT kind, actor FROM ledger_entries ORDER BY seq").fetchall()
+    assert ("verdict", "alice") in rows

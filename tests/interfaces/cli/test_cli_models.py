@@ -89,3 +89,15 @@ def test_openssf_export_and_verify(setup: dict[str, str]) -> None:
     res = _json(["openssf-verify", setup["v0"], bundle, "--pub", setup["trust"], "--json"])
     assert isinstance(res, dict) and res["files"] == 3
     _json(["openssf-verify", setup["v1"], bundle, "--pub", setup["trust"], "--json"], code=2)
+
+
+def test_registry_changes_are_recorded_in_the_ledger(setup: dict[str, str]) -> None:
+    import duckdb
+
+    db, trust = setup["db"], setup["trust"]
+    rec = _json(["register", setup["v0"], "-s", db, "-k", trust, "--json"])
+    assert isinstance(rec, dict)
+    _json(["promote", rec["model_id"], "--actor", "alice", "-s", db, "-k", trust, "--json"])
+    con = duckdb.connect(db, read_only=True)
+    rows = con.execute("SELECT kind, actor FROM ledger_entries ORDER BY seq").fetchall()
+    assert [k for k, _ in rows].count("model") >= 2 and ("model", "alice") in rows

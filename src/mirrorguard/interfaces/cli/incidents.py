@@ -14,6 +14,7 @@ import duckdb
 import typer
 from rich.table import Table
 
+from mirrorguard.engine.recording import ledger_bus
 from mirrorguard.errors import ConfigError
 from mirrorguard.interfaces.cli.common import (
     EXIT_FINDINGS,
@@ -37,7 +38,8 @@ playbook_app = typer.Typer(help="Response playbooks (dry-run by default).", no_a
 
 def _workspace(config: Path | None, store: Path | None) -> Workspace:
     settings = build_settings(config, store)
-    return Workspace(duckdb.connect(str(settings.store.path)))
+    con = duckdb.connect(str(settings.store.path))
+    return Workspace(con, ledger_bus(settings, con))
 
 
 def _now(at: str | None) -> datetime:

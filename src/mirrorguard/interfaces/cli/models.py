@@ -16,6 +16,7 @@ import duckdb
 import typer
 from rich.table import Table
 
+from mirrorguard.engine.recording import ledger_bus
 from mirrorguard.guard.artifacts.bom import model_bom
 from mirrorguard.guard.artifacts.openssf import export_openssf_bundle, verify_openssf_bundle
 from mirrorguard.guard.artifacts.registry import STAGES, ModelRegistry
@@ -52,7 +53,8 @@ def _trust(refs: list[str] | None) -> TrustStore:
 
 def _registry(config: Path | None, store: Path | None, refs: list[str] | None) -> ModelRegistry:
     settings = build_settings(config, store)
-    return ModelRegistry(duckdb.connect(str(settings.store.path)), _trust(refs))
+    con = duckdb.connect(str(settings.store.path))
+    return ModelRegistry(con, _trust(refs), bus=ledger_bus(settings, con))
 
 
 @app.command("list")
