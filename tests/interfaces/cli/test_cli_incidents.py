@@ -98,7 +98,7 @@ def test_playbook_run_is_dry_by_default(store: Path, tmp_path: Path) -> None:
 def test_verdicts_are_recorded_in_the_ledger(store: Path) -> None:
     import duckdb
 
-    code, q = _json(["incidents", "--store", str(store), "--at", AT])
+    _, q = _json(["incidents", "--store", str(store), "--at", AT])
     top = q["incidents"][0]["incident"]
     _json(["verdict", top, "--incident", "--label", "true_positive", "--analyst", "alice",
            "--store", str(store), "--at", AT])
