@@ -34,17 +34,14 @@ import polars as pl
 
 from mirrorguard.detect.auth_common import (
     ROW,
-    build_alerts,
+    ThresholdedDetector,
     column,
     ensure_classified,
     fit_threshold,
     minutes,
-    policy_from_meta,
-    policy_meta,
     scatter,
     windowed,
 )
-from mirrorguard.detect.base import Detector
 from mirrorguard.detect.common import benign_mask, check_fitted
 from mirrorguard.schema.alerts import Alert, Contribution, Explanation
 
@@ -52,7 +49,7 @@ from mirrorguard.schema.alerts import Alert, Contribution, Explanation
 LOGON_FAILURES = ("failure", "invalid_user", "denied")
 
 
-class _WindowDetector(Detector):
+class _WindowDetector(ThresholdedDetector):
     """Shared fit/score/alert plumbing; subclasses define ``_evidence`` and ``_text``."""
 
     key: ClassVar[str] = "source.ip"
@@ -110,26 +107,8 @@ class _WindowDetector(Detector):
 
     def alerts(self, X: pl.DataFrame) -> list[Alert]:
         """Alerts above ``threshold_``: one per entity, at its strongest event."""
-        check_fitted(self, "threshold_")
-        s = self.score(X)
-        rows = np.flatnonzero(s > self.threshold_)
-        expl = dict(zip(rows.tolist(), self.explain(X, rows.tolist()), strict=True))
         key = self.key if self.key in X.columns else "source.ip"
-        Xc = ensure_classified(X)
-        return build_alerts(self.name, Xc, s, self.threshold_, key, expl, self.techniques,
-                            self.title)
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        check_fitted(self, "threshold_")
-        return {"threshold": self.threshold_, "policy": policy_meta(self.policy_)}, {}
-
-    @classmethod
-    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
-                   arrays: dict[str, np.ndarray]) -> Self:
-        self = cls(**params)
-        self.threshold_ = float(meta["threshold"])
-        self.policy_ = policy_from_meta(meta["policy"])
-        return self
+        return self._threshold_alerts(X, ensure_classified(X), key, self.title)
 
 
 class BruteForce(_WindowDetector):

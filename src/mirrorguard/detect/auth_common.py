@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 
+from mirrorguard.detect.base import Detector
+from mirrorguard.detect.common import check_fitted
 from mirrorguard.detect.policy import ThresholdPolicy
 from mirrorguard.features.authevents import classify
 from mirrorguard.schema.alerts import Alert, Explanation, Severity
@@ -127,3 +129,34 @@ def minutes(window: str) -> str:
     """A window such as ``10m`` as words (for explanations)."""
     units = {"s": "s", "m": "min", "h": "h", "d": "d"}
     return f"{window[:-1]} {units.get(window[-1], window[-1])}"
+
+
+class ThresholdedDetector(Detector):
+    """Base of the auth and web detectors: a fitted ``threshold_`` (floor or policy) and its
+    policy are their whole learned state, and alerts are the rows scoring above it."""
+
+    threshold_: float
+    policy_: ThresholdPolicy | None
+    techniques: ClassVar[tuple[str, ...]] = ()
+
+    def _threshold_alerts(self, X: pl.DataFrame, frame: pl.DataFrame, key: str,
+                          title: str) -> list[Alert]:
+        """One alert per ``key`` value above ``threshold_``; ``frame`` supplies the entities."""
+        check_fitted(self, "threshold_")
+        s = self.score(X)
+        rows = np.flatnonzero(s > self.threshold_)
+        expl = dict(zip(rows.tolist(), self.explain(X, rows.tolist()), strict=True))
+        return build_alerts(self.name, frame, s, self.threshold_, key, expl, self.techniques,
+                            title)
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        check_fitted(self, "threshold_")
+        return {"threshold": self.threshold_, "policy": policy_meta(self.policy_)}, {}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> Self:
+        self = cls(**params)
+        self.threshold_ = float(meta["threshold"])
+        self.policy_ = policy_from_meta(meta["policy"])
+        return self

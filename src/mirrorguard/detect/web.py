@@ -34,28 +34,25 @@ shellshock, traversal (signature 1); 1 distinct error paths, 0 auth failures in 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, Self
+from typing import ClassVar, Self
 
 import numpy as np
 import polars as pl
 
 from mirrorguard.detect.auth_common import (
     ROW,
-    build_alerts,
+    ThresholdedDetector,
     column,
     fit_threshold,
     minutes,
-    policy_from_meta,
-    policy_meta,
     windowed,
 )
-from mirrorguard.detect.base import Detector
 from mirrorguard.detect.common import benign_mask, check_fitted
 from mirrorguard.detect.web_signatures import web_signatures
 from mirrorguard.schema.alerts import Alert, Contribution, Explanation
 
 
-class WebAttack(Detector):
+class WebAttack(ThresholdedDetector):
     """Per-request web attack signatures plus per-source 4xx/401 enumeration bursts."""
 
     name: ClassVar[str] = "web_attack"
@@ -128,21 +125,4 @@ class WebAttack(Detector):
 
     def alerts(self, X: pl.DataFrame) -> list[Alert]:
         """Alerts above ``threshold_``: one per source address, at its strongest request."""
-        check_fitted(self, "threshold_")
-        s = self.score(X)
-        rows = np.flatnonzero(s > self.threshold_)
-        expl = dict(zip(rows.tolist(), self.explain(X, rows.tolist()), strict=True))
-        return build_alerts(self.name, X, s, self.threshold_, "source.ip", expl,
-                            self.techniques, "Web attack")
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        check_fitted(self, "threshold_")
-        return {"threshold": self.threshold_, "policy": policy_meta(self.policy_)}, {}
-
-    @classmethod
-    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
-                   arrays: dict[str, np.ndarray]) -> Self:
-        self = cls(**params)
-        self.threshold_ = float(meta["threshold"])
-        self.policy_ = policy_from_meta(meta["policy"])
-        return self
+        return self._threshold_alerts(X, X, "source.ip", "Web attack")
