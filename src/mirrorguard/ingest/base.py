@@ -74,10 +74,11 @@ class ParseResult:
         return self.rejects.height
 
 
-def make_rejects(
-    ctx: ParseContext,
-    rows: list[tuple[int | None, int | None, str, bytes]],
-) -> pl.DataFrame:
+#: one rejected record: (line or record number, byte offset, reason, raw bytes)
+RejectRow = tuple[int | None, int | None, str, bytes]
+
+
+def make_rejects(ctx: ParseContext, rows: list[RejectRow]) -> pl.DataFrame:
     """Rejects frame from ``(line, offset, reason, raw)`` tuples; raw is truncated per settings."""
     if not rows:
         return empty_rejects()

@@ -10,14 +10,14 @@ from __future__ import annotations
 import lzma
 import zlib
 from abc import abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
 import polars as pl
 
-from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, make_rejects
+from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, RejectRow, make_rejects
 
 _READ = 1 << 20
 
@@ -54,12 +54,7 @@ class LineParser(Parser):
             return self.parse_block(block, first_line, ctx)
         except (Exception, pl.exceptions.PanicException) as exc:  # quarantined with the reason
             reason = f"parser {self.name} failed on this block: {type(exc).__name__}: {exc}"
-            rows: list[tuple[int | None, int | None, str, bytes]] = [
-                (first_line + i, None, reason[:500], ln)
-                for i, ln in enumerate(split_lines(block)) if ln.strip()
-            ]
-            return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows),
-                               offered=len(rows))
+            return reject_lines(split_lines(block), first_line, ctx, reason[:500])
 
     @abstractmethod
     def parse_block(self, block: bytes, first_line: int, ctx: ParseContext) -> ParseResult:
@@ -173,6 +168,18 @@ def _longest_line(block: bytes) -> int:
         return len(block)
     starts = np.concatenate(([0], ends[:-1] + 1))
     return int(max(int((ends - starts).max()), len(block) - int(ends[-1]) - 1))
+
+
+def reject_lines(
+    lines: Iterable[bytes], first_line: int, ctx: ParseContext, reason: str,
+    *, skip_blank: bool = True,
+) -> ParseResult:
+    """Every line (blank ones too unless ``skip_blank``) as a reject with ``reason``."""
+    rows: list[RejectRow] = [
+        (first_line + i, None, reason, ln) for i, ln in enumerate(lines)
+        if ln.strip() or not skip_blank
+    ]
+    return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=len(rows))
 
 
 def split_lines(block: bytes) -> list[bytes]:

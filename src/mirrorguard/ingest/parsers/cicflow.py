@@ -44,7 +44,7 @@ import polars as pl
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
 from mirrorguard.ingest.lines import LazyLines, LineParser
 from mirrorguard.ingest.normalize import RECORD, finish, rejects_from_records
-from mirrorguard.ingest.parsers.syslog import text_lines
+from mirrorguard.ingest.textlines import text_lines
 from mirrorguard.schema.fields import FIELDS, TIMESTAMP
 
 # (CIC-IDS2017 name, CSE-CIC-IDS2018 name) for every statistic, in CICFlowMeter's order.

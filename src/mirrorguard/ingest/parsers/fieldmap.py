@@ -49,8 +49,8 @@ from mirrorguard.errors import ConfigError
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
 from mirrorguard.ingest.lines import LazyLines, LineParser
 from mirrorguard.ingest.normalize import RECORD, finish, iso_to_ts, rejects_from_records
-from mirrorguard.ingest.parsers.syslog import text_lines
 from mirrorguard.ingest.parsers.zeek import read_json_block
+from mirrorguard.ingest.textlines import text_lines
 from mirrorguard.schema.fields import FIELDS, TIMESTAMP
 
 _FIELD_NAME = r"^@?[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z0-9_@-]+)*$"

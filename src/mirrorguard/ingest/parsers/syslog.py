@@ -38,7 +38,6 @@ auth rule matched, else ``system.syslog``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import ClassVar
 
@@ -48,9 +47,8 @@ from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
 from mirrorguard.ingest.lines import LazyLines, LineParser
 from mirrorguard.ingest.normalize import RECORD, finish, iso_to_ts, rejects_from_records
 from mirrorguard.ingest.parsers.syslog_auth import auth_fields, is_auth_row
+from mirrorguard.ingest.textlines import reject_where, text_lines
 from mirrorguard.schema.fields import FIELDS, TIMESTAMP
-
-RejectRow = tuple[int | None, int | None, str, bytes]
 
 _BSD_TS = r"[A-Za-z]{3} +\d{1,2}(?: +\d{4})? +\d{1,2}:\d\d:\d\d(?:\.\d+)?"
 _ISO_TS = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?"
@@ -86,64 +84,6 @@ def _split_canonical(rows: pl.DataFrame) -> pl.DataFrame:
     return c.select(pl.col(RECORD), line, nil.alias("pri"), nil.alias("ver"),
                     line.str.slice(0, 15).alias("ts"), "host", "app", "pid",
                     nil.alias("msgid"), nil.alias("sd"), "msg")
-
-
-@dataclass
-class TextLines:
-    """The text lines of a block: a frame of ``line`` + ``mirrorguard.record``, plus rejects."""
-
-    frame: pl.DataFrame
-    rejects: list[RejectRow]
-
-    @property
-    def offered(self) -> int:
-        return self.frame.height + len(self.rejects)
-
-
-def _decode_lines(block: bytes, first_line: int) -> tuple[str, list[RejectRow]]:
-    """Decode line by line; undecodable lines become rejects and blank lines (numbering kept)."""
-    out: list[str] = []
-    bad: list[RejectRow] = []
-    for i, raw in enumerate(block.split(b"\n")):
-        try:
-            out.append(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            bad.append((first_line + i, None, f"invalid UTF-8 at byte {exc.start}",
-                        raw.removesuffix(b"\r")))
-            out.append("")
-    return "\n".join(out), bad
-
-
-def text_lines(block: bytes, first_line: int, comment: str | None = None,
-               skip_comments: bool = False) -> TextLines:
-    """Split ``block`` into non-blank text lines numbered from ``first_line``.
-
-    Lines starting with ``comment`` are skipped when ``skip_comments``, else rejected.
-    """
-    try:
-        text, bad = block.decode("utf-8"), list[RejectRow]()
-    except UnicodeDecodeError:
-        text, bad = _decode_lines(block, first_line)
-    lines = pl.DataFrame({"line": [text]}).select(pl.col("line").str.split("\n")).explode("line")
-    frame = lines.select(
-        pl.col("line").str.strip_suffix("\r").str.strip_prefix("\ufeff"),
-        pl.int_range(first_line, first_line + lines.height, dtype=pl.Int64).alias(RECORD),
-    ).filter(pl.col("line").str.strip_chars() != "")
-    if comment is not None:
-        is_comment = pl.col("line").str.starts_with(comment)
-        if not skip_comments:
-            raw = LazyLines(block)
-            for rec in frame.filter(is_comment)[RECORD].to_list():
-                bad.append((rec, None, "comment line, not a record", raw[rec - first_line]))
-        frame = frame.filter(~is_comment)
-    return TextLines(frame, bad)
-
-
-def reject_where(frame: pl.DataFrame, cond: pl.Expr, reason: str) -> tuple[pl.DataFrame,
-                                                                           pl.DataFrame]:
-    """Split rows matching ``cond`` off as ``(record, reason)`` rows."""
-    bad = frame.filter(cond).select(pl.col(RECORD), pl.lit(reason).alias("reason"))
-    return frame.filter(~cond), bad
 
 
 def _bsd_to_ts(ts: pl.Series, year: int) -> pl.Series:

@@ -40,7 +40,7 @@ import polars as pl
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
 from mirrorguard.ingest.lines import LazyLines, LineParser
 from mirrorguard.ingest.normalize import RECORD, finish, rejects_from_records
-from mirrorguard.ingest.parsers.syslog import reject_where, text_lines
+from mirrorguard.ingest.textlines import reject_where, text_lines
 from mirrorguard.schema.fields import FIELDS
 
 ACCESS = (

@@ -17,7 +17,7 @@ import orjson
 import polars as pl
 
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
-from mirrorguard.ingest.lines import LazyLines, LineParser
+from mirrorguard.ingest.lines import LazyLines, LineParser, reject_lines
 from mirrorguard.ingest.normalize import RECORD, checked_convert, finish
 from mirrorguard.ingest.parsers.zeek_map import infer_log, map_frame
 from mirrorguard.schema.fields import FIELDS
@@ -110,8 +110,8 @@ class ZeekTsvParser(LineParser):
         lines = LazyLines(data)
         n = data.count(b"\n")
         if not h.fields:
-            return _reject_all(lines, first_line, ctx,
-                               h.bad_header or "data line before any #fields header")
+            reason = h.bad_header or "data line before any #fields header"
+            return reject_lines(lines, first_line, ctx, reason, skip_blank=False)
         try:
             raw, early = self._read_strings(data, first_line, lines, ctx)
             typed, bad = self._type_columns(raw)
@@ -119,7 +119,8 @@ class ZeekTsvParser(LineParser):
             return finish(mapped, ctx, offered=n, dtypes=FIELDS, raw=lines,
                           first_record=first_line, early_rejects=early, prior_bad=bad)
         except pl.exceptions.PolarsError as exc:  # safety net: reject, never escape
-            return _reject_all(lines, first_line, ctx, f"unparsable segment: {exc}"[:300])
+            reason = f"unparsable segment: {exc}"[:300]
+            return reject_lines(lines, first_line, ctx, reason, skip_blank=False)
 
     def _read_strings(
         self, data: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
@@ -365,12 +366,6 @@ def _stringly(lines: list[bytes]) -> pl.DataFrame:
         rows.append({k: v if isinstance(v, str) or v is None else orjson.dumps(v).decode()
                      for k, v in obj.items()})
     return pl.from_dicts(rows, infer_schema_length=None)
-
-
-def _reject_all(lines: LazyLines, first_line: int, ctx: ParseContext, reason: str) -> ParseResult:
-    rows: list[tuple[int | None, int | None, str, bytes]] = [
-        (first_line + i, None, reason, ln) for i, ln in enumerate(lines)]
-    return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=len(rows))
 
 
 def _merge(results: list[ParseResult], ctx: ParseContext) -> ParseResult:
