@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import BinaryIO
@@ -228,11 +228,3 @@ def _really_seekable(stream: BinaryIO) -> bool:
     except (OSError, ValueError):
         return False
     return True
-
-
-def iter_results(item: SourceItem, parser_cls: type[Parser], ctx: ParseContext) -> (
-    Iterator[ParseResult]
-):
-    """Parse one source without storing it (used by tests and conformance checks)."""
-    with _open_for(item, parser_cls) as stream:
-        yield from parser_cls().parse(stream, ctx)

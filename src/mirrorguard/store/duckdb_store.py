@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import polars as pl
@@ -109,12 +109,17 @@ class DuckDBStore:
         if frame.height == 0:
             return 0
         frame = self._fit_columns(frame)
+        self._insert("events", frame)
+        return frame.height
+
+    def _insert(self, table: Literal["events", "quarantine"], frame: pl.DataFrame) -> None:
+        """Insert a frame by column name (zero-copy Arrow string views into DuckDB)."""
         self.con.register("__mg_batch", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
-            self.con.execute("INSERT INTO events BY NAME SELECT * FROM __mg_batch")
+            sql = f"INSERT INTO {quote(table)} BY NAME SELECT * FROM __mg_batch"  # noqa: S608
+            self.con.execute(sql)
         finally:
             self.con.unregister("__mg_batch")
-        return frame.height
 
     def _fit_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
         frame = self._fold_case(frame)
@@ -177,11 +182,7 @@ class DuckDBStore:
             pl.lit(ingest_id).alias("ingest_id"),
             pl.lit(now).cast(pl.Datetime("us", "UTC")).alias("quarantined_at"),
         )
-        self.con.register("__mg_rej", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
-        try:
-            self.con.execute("INSERT INTO quarantine BY NAME SELECT * FROM __mg_rej")
-        finally:
-            self.con.unregister("__mg_rej")
+        self._insert("quarantine", frame)
         return rejects.height
 
     def is_ingested(self, ingest_id: str) -> bool:

@@ -79,6 +79,13 @@ def _item(path: Path, copy: int = 0) -> SourceItem:
     return SourceItem(str(path), None, digest, lambda: open_decompressed(path.open("rb")))
 
 
+def _vs_baselines(ours_eps: float, raw_eps: float, naive_eps: float) -> dict[str, Any]:
+    """Baseline rates and our ratios against them."""
+    return {"raw_parse_events_per_s": round(raw_eps), "naive_events_per_s": round(naive_eps),
+            "ratio_vs_raw_parse": round(ours_eps / raw_eps, 3),
+            "ratio_vs_naive": round(ours_eps / naive_eps, 2)}
+
+
 def _timed(fn: Callable[[], int]) -> tuple[int, float]:
     with measure() as m:
         n = fn()
@@ -89,10 +96,7 @@ def _format_figures(fmt: str, path: Path, work: Path) -> dict[str, Any]:
     ours = _ingest_items([(path, 0)], work / f"{fmt}.duckdb")
     n_raw, t_raw = _timed(lambda: RAW[fmt](path))
     n_naive, t_naive = _timed(lambda: NAIVE[fmt](path, work / f"{fmt}-naive.duckdb"))
-    raw_eps, naive_eps = n_raw / t_raw, n_naive / t_naive
-    return {**ours, "raw_parse_events_per_s": round(raw_eps), "naive_events_per_s":
-            round(naive_eps), "ratio_vs_raw_parse": round(ours["events_per_s"] / raw_eps, 3),
-            "ratio_vs_naive": round(ours["events_per_s"] / naive_eps, 2)}
+    return {**ours, **_vs_baselines(ours["events_per_s"], n_raw / t_raw, n_naive / t_naive)}
 
 
 def _evtx_figures(ctx: BenchContext, n_target: int) -> dict[str, Any]:
@@ -108,12 +112,9 @@ def _evtx_figures(ctx: BenchContext, n_target: int) -> dict[str, Any]:
     ours = _ingest_items([(big, c) for c in range(copies)], work / "evtx.duckdb")
     n_raw, t_raw = _timed(lambda: raw_evtx([big] * copies))
     n_naive, t_naive = _timed(lambda: naive_evtx([big], work / "naive.duckdb"))
-    raw_eps, naive_eps = n_raw / t_raw, n_naive / t_naive
     return {**ours, "file_records": n_file, "file_mib": round(big.stat().st_size / 2**20),
-            "copies": copies, "raw_parse_events_per_s": round(raw_eps),
-            "naive_events_per_s": round(naive_eps),
-            "ratio_vs_raw_parse": round(ours["events_per_s"] / raw_eps, 3),
-            "ratio_vs_naive": round(ours["events_per_s"] / naive_eps, 2)}
+            "copies": copies,
+            **_vs_baselines(ours["events_per_s"], n_raw / t_raw, n_naive / t_naive)}
 
 
 def raw_evtx_count(ctx: BenchContext, chunks: list[bytes], header: bytes, work: Path) -> int:

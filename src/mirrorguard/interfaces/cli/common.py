@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -60,8 +60,3 @@ def handle_errors(as_json: bool = False) -> Iterator[None]:
         else:
             console.print(f"[bold red]error:[/] {exc}")
         raise typer.Exit(exc.exit_code) from exc
-
-
-def command(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Marker decorator kept for symmetry; commands are registered in ``app.py``."""
-    return fn
