@@ -9,7 +9,9 @@ from mirrorguard.guard.data.labels import (
     density_ratio,
     knn_probabilities,
     label_screen,
+    mean_views,
     restrict,
+    stack_views,
 )
 from mirrorguard.guard.data.prep import TabularEncoder
 
@@ -55,3 +57,38 @@ def test_label_screen_finds_flips_and_spares_clean_rows() -> None:
     clean = label_screen(tree, dense, y, 2, enc.categorical_index,
                          class_neighbours(dense, y, 2, k=20), params)
     assert clean.flag.mean() <= 0.01
+
+
+def test_stacking_learns_to_distrust_a_useless_view() -> None:
+    rng = np.random.default_rng(0)
+    codes = rng.integers(0, 2, 4000)
+    good = np.where(codes[:, None] == np.arange(2), 0.9, 0.1)
+    noise = rng.dirichlet([1.0, 1.0], 4000)  # a view that knows nothing
+    proba = {"lightgbm": good, "logistic": noise, "knn": noise}
+    stacked = stack_views(proba, codes, 2)
+    own = np.arange(4000), codes
+    assert stacked[own].mean() > mean_views(proba)[own].mean() + 0.2
+    single = codes.copy()
+    single[:] = 0  # one class only: the meta-model cannot be fitted, fall back to the mean
+    assert np.allclose(stack_views(proba, single, 2), mean_views(proba))
+
+
+def test_anchor_rows_train_but_are_never_judged() -> None:
+    X, y = blobs(600, seed=2)
+    ref, y_ref = blobs(400, seed=3)
+    y = y.copy()
+    y[:25] = 1 - y[:25]
+    y_ref = y_ref.copy()
+    y_ref[:10] = 1 - y_ref[:10]  # the reference's own noise is not our business
+    enc = TabularEncoder().fit(X)
+    tree = np.vstack([enc.tree(X), enc.tree(ref)])
+    dense = np.vstack([enc.dense(X), enc.dense(ref)])
+    codes = np.r_[y, y_ref]
+    anchor = np.arange(len(codes)) >= len(y)
+    nb = class_neighbours(dense, codes, 2, k=20)
+    sig = label_screen(tree, dense, codes, 2, enc.categorical_index, nb,
+                       LabelParams(combine="stack"), anchor=anchor)
+    assert not sig.flag[anchor].any()
+    assert sig.flag[:25].mean() >= 0.8 and sig.flag[25:len(y)].mean() < 0.02
+    head = sig.head(len(y))
+    assert head.flag.shape == (len(y),) and head.proba["ensemble"].shape == (len(y), 2)

@@ -68,3 +68,16 @@ def test_real_nsl_kdd_sample(nsl_small: tuple[pl.DataFrame, np.ndarray]) -> None
     assert flagged[rows].mean() >= 0.85 and flagged[rows].sum() / flagged.sum() >= 0.85
     leak = next(f for f in res.report.findings if f.kind == "leakage")
     assert leak.evidence["exact_in_train"] == 50
+
+
+def test_labelled_reference_anchors_the_label_screen() -> None:
+    X, y = blobs(500, seed=11)
+    ref, y_ref = blobs(500, seed=12)
+    y = y.copy()
+    y[:30] = 1 - y[:30]
+    res = screen_training_data(X, y, "quarantine", reference=ref, reference_labels=y_ref,
+                               config=ScreenConfig(backdoor=False))
+    assert res.report.quarantined.shape == (500,)  # judged rows are the training rows only
+    assert res.report.quarantined[:30].mean() >= 0.8
+    with pytest.raises(SchemaError):
+        screen_training_data(X, y, reference=ref, reference_labels=y_ref[:10])

@@ -15,6 +15,14 @@ Signals, each out-of-sample for the row it judges:
 4. **Per-class density**: mean distance to the ``k`` nearest rows of its own class against the
    nearest other class; a row sitting deep inside another class's density is suspicious.
 
+The ensemble probability is a stacked combination of the three model views (a logistic
+meta-model over their out-of-fold log-probabilities, Wolpert's stacked generalisation, 1992) on
+sets of ``stack_min_rows`` rows or more, and their plain mean below that. Stacking matters where
+one view is weak: on UNSW-NB15 the linear view ranks flipped rows far worse than the trees
+(precision at 90 % recall 0.73 against 0.91), and the plain mean inherited that. When a trusted,
+labelled reference is available (a vetted earlier training set), its rows are appended as
+*anchors*: they train every fold model and serve as neighbours but are never judged.
+
 A row is flagged only when the ensemble is off the confident-joint diagonal **and** at least
 ``min_votes`` of the four single-view votes agree (trees, logistic, k-NN and density each say
 "another class"). Requiring agreement keeps the flag rate on clean data low: natural label noise
@@ -136,22 +144,25 @@ def _as_proba(raw: np.ndarray, n_classes: int) -> np.ndarray:
 def oof_probabilities(tree: np.ndarray, dense: np.ndarray, codes: np.ndarray, n_classes: int,
                       cat_index: list[int], *, folds: int = 4, seed: int = 0,
                       n_estimators: int = 100, keep: np.ndarray | None = None,
-                      ) -> dict[str, np.ndarray]:
+                      anchor: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Out-of-fold class probabilities from LightGBM (trees) and logistic regression.
 
     Folds are stratified and seeded. Rows outside ``keep`` never train a model; they are
-    scored by the mean of the fold models (none of which saw them).
+    scored by the mean of the fold models (none of which saw them). ``anchor`` rows (a trusted,
+    labelled reference) train every fold model and are never judged out of fold.
     """
     n = len(codes)
     keep = np.ones(n, dtype=bool) if keep is None else keep
+    anchor = np.zeros(n, dtype=bool) if anchor is None else anchor
     out = {"lightgbm": np.zeros((n, n_classes)), "logistic": np.zeros((n, n_classes))}
-    kept = np.flatnonzero(keep)
-    held = np.flatnonzero(~keep)
+    kept = np.flatnonzero(keep & ~anchor)
+    held = np.flatnonzero(~keep | anchor)
+    always = np.flatnonzero(anchor)
     smallest = int(np.bincount(codes[kept], minlength=n_classes).min())
     n_splits = max(2, min(folds, smallest))
     splitter = StratifiedKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     for train_k, test_k in splitter.split(dense[kept], codes[kept]):
-        train, test = kept[train_k], kept[test_k]
+        train, test = np.r_[kept[train_k], always], kept[test_k]
         booster = _fold_lightgbm(tree, codes, n_classes, train, cat_index, seed, n_estimators)
         lr = LogisticRegression(C=1.0, max_iter=200, solver="newton-cholesky")
         lr.fit(dense[train], codes[train])
@@ -204,6 +215,13 @@ class LabelSignals:
     votes: np.ndarray  # (n,) how many single views disagree with the label
     flag: np.ndarray  # (n,) bool
 
+    def head(self, n: int) -> LabelSignals:
+        """The signals of the first ``n`` rows (drops appended anchor rows)."""
+        return LabelSignals(proba={k: v[:n] for k, v in self.proba.items()},
+                            density=self.density[:n], first_pass=self.first_pass[:n],
+                            suggested=self.suggested[:n], votes=self.votes[:n],
+                            flag=self.flag[:n])
+
     def self_confidence(self, codes: np.ndarray) -> np.ndarray:
         """Ensemble probability of each row's given label (low = suspicious)."""
         out: np.ndarray = self.proba["ensemble"][np.arange(len(codes)), codes]
@@ -218,47 +236,101 @@ class LabelParams:
     folds: int = 4
     n_estimators: int = 100
     min_votes: int = 3
-    max_self_confidence: float = 0.25
+    #: the "low" threshold on the stacked probability of the given label; the stacked model is
+    #: calibrated to the data (label noise included), so it sits lower than the mean's
+    max_self_confidence: float = 0.15
+    #: the same threshold when the views are averaged (small sets)
+    max_self_confidence_mean: float = 0.25
     seed: int = 0
+    #: how the views become one probability: ``stack`` (learned weights), ``mean``, or
+    #: ``auto`` (stack from ``stack_min_rows`` judged rows up: a meta-model needs data to learn
+    #: which view to trust; below that every view counts the same)
+    combine: str = "auto"
+    stack_min_rows: int = 5000
+
+    def stacked(self, n_judged: int) -> bool:
+        """Whether the views are stacked for a screen judging ``n_judged`` rows."""
+        return self.combine == "stack" or (self.combine == "auto"
+                                           and n_judged >= self.stack_min_rows)
+
+
+VIEWS = ("lightgbm", "logistic", "knn")
+
+
+def mean_views(proba: dict[str, np.ndarray]) -> np.ndarray:
+    """The plain mean of the views' probabilities."""
+    out: np.ndarray = np.mean([proba[v] for v in VIEWS], axis=0)
+    return out
+
+
+def stack_views(proba: dict[str, np.ndarray], codes: np.ndarray, n_classes: int,
+                keep: np.ndarray | None = None) -> np.ndarray:
+    """Combine the views by stacked generalisation (Wolpert, 1992) instead of a plain mean.
+
+    A multinomial logistic regression learns, from the views' out-of-fold log-probabilities
+    over the ``keep`` rows, how far to trust each view on *this* data: on UNSW-NB15 the linear
+    view is weak and a plain mean lets it blur the trees' ranking. The meta-model has only
+    ``3 * C`` inputs and is fitted on tens of thousands of rows, so its own over-fit is
+    negligible. Falls back to the mean when a class is missing among the ``keep`` rows.
+    """
+    keep = np.ones(len(codes), dtype=bool) if keep is None else keep
+    if np.unique(codes[keep]).size < n_classes:
+        return mean_views(proba)
+    feats = np.hstack([np.log(np.clip(proba[v], 1e-4, 1.0)) for v in VIEWS])
+    meta = LogisticRegression(C=1.0, max_iter=500).fit(feats[keep], codes[keep])
+    stacked = np.zeros((len(codes), n_classes))
+    stacked[:, meta.classes_] = meta.predict_proba(feats)
+    return stacked
 
 
 def _signals(tree: np.ndarray, dense: np.ndarray, codes: np.ndarray, n_classes: int,
              cat_index: list[int], nb: Neighbours, p: LabelParams,
-             keep: np.ndarray | None) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+             keep: np.ndarray | None, anchor: np.ndarray | None, stack: bool,
+             ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     proba = oof_probabilities(tree, dense, codes, n_classes, cat_index, folds=p.folds,
-                              seed=p.seed, n_estimators=p.n_estimators, keep=keep)
+                              seed=p.seed, n_estimators=p.n_estimators, keep=keep,
+                              anchor=anchor)
     proba["knn"] = knn_probabilities(nb)
-    proba["ensemble"] = (proba["lightgbm"] + proba["logistic"] + proba["knn"]) / 3.0
+    proba["ensemble"] = (stack_views(proba, codes, n_classes, keep) if stack
+                         else mean_views(proba))
     dens = density_ratio(nb)
     votes = sum(
         (proba[m].argmax(axis=1) != codes).astype(np.int64)
-        for m in ("lightgbm", "logistic", "knn")
+        for m in VIEWS
     ) + (dens > 0.5).astype(np.int64)
     return proba, dens, np.asarray(votes)
 
 
 def label_screen(tree: np.ndarray, dense: np.ndarray, codes: np.ndarray, n_classes: int,
                  cat_index: list[int], nb: Neighbours, params: LabelParams | None = None,
-                 ) -> LabelSignals:
+                 anchor: np.ndarray | None = None) -> LabelSignals:
     """Two passes (see the module docstring); ``nb`` should hold ``2 * k`` neighbours.
 
     Pass 1 finds confident issues (off the confident joint's diagonal, ``min_votes`` views
     agreeing). Pass 2 retrains without them, so the models and neighbourhoods are cleaner, and
     flags rows whose ensemble probability of their label is below ``max_self_confidence`` with
     ``min_votes`` views agreeing, or that are off the diagonal again with the same agreement.
+    ``anchor`` marks trusted labelled rows (a vetted reference appended to the data): they
+    train every model and serve as neighbours, and are never flagged or used to fit the
+    stacking meta-model and thresholds (their probabilities are in-sample).
     """
     p = params or LabelParams()
-    first_nb = restrict(nb, np.ones(len(codes), dtype=bool), p.k)
-    proba, _, votes = _signals(tree, dense, codes, n_classes, cat_index, first_nb, p, None)
-    offdiag, _ = confident_offdiagonal(proba["ensemble"], codes)
-    first = offdiag & (votes >= p.min_votes)
+    n = len(codes)
+    anchor = np.zeros(n, dtype=bool) if anchor is None else anchor
+    first_nb = restrict(nb, np.ones(n, dtype=bool), p.k)
+    stack = p.stacked(int((~anchor).sum()))
+    proba, _, votes = _signals(tree, dense, codes, n_classes, cat_index, first_nb, p, ~anchor,
+                               anchor, stack)
+    offdiag, _ = confident_offdiagonal(proba["ensemble"], codes, ~anchor)
+    first = offdiag & (votes >= p.min_votes) & ~anchor
     keep = ~first
     proba, dens, votes = _signals(tree, dense, codes, n_classes, cat_index,
-                                  restrict(nb, keep, p.k), p, keep)
+                                  restrict(nb, keep, p.k), p, keep & ~anchor, anchor, stack)
     ens = proba["ensemble"]
-    offdiag, best = confident_offdiagonal(ens, codes, keep)
-    low = ens[np.arange(len(codes)), codes] < p.max_self_confidence
-    flag = (offdiag | low) & (votes >= p.min_votes)
+    offdiag, best = confident_offdiagonal(ens, codes, keep & ~anchor)
+    low_at = p.max_self_confidence if stack else p.max_self_confidence_mean
+    low = ens[np.arange(n), codes] < low_at
+    flag = (offdiag | low) & (votes >= p.min_votes) & ~anchor
     suggested = np.where(offdiag, best, ens.argmax(axis=1))
     return LabelSignals(proba=proba, density=dens, first_pass=first, suggested=suggested,
                         votes=votes, flag=flag)

@@ -39,7 +39,13 @@ from mirrorguard.guard.data.findings import (
     Policy,
     ScreenReport,
 )
-from mirrorguard.guard.data.labels import LabelParams, LabelSignals, class_neighbours, label_screen
+from mirrorguard.guard.data.labels import (
+    LabelParams,
+    LabelSignals,
+    class_neighbours,
+    label_screen,
+    restrict,
+)
 from mirrorguard.guard.data.prep import TabularEncoder, encode_labels
 from mirrorguard.schema.alerts import Severity
 
@@ -169,6 +175,31 @@ def _reference_findings(X: pl.DataFrame, enc: TabularEncoder, tree: np.ndarray,
     return out
 
 
+@dataclass
+class _Signals:
+    signals: LabelSignals  # training rows only
+    nearest: np.ndarray  # distance to the nearest other training row
+
+
+def _anchored_signals(tree: np.ndarray, dense: np.ndarray, ref_tree: np.ndarray | None,
+                      ref_dense: np.ndarray | None, codes: np.ndarray, n_classes: int,
+                      cat_index: list[int], cfg: ScreenConfig,
+                      timings: dict[str, float]) -> _Signals:
+    """The label screen over the training rows, with trusted reference rows appended."""
+    n = tree.shape[0]
+    t0 = time.perf_counter()
+    if ref_tree is not None and ref_dense is not None:
+        tree, dense = np.vstack([tree, ref_tree]), np.vstack([dense, ref_dense])
+    anchor = np.arange(tree.shape[0]) >= n
+    nb = class_neighbours(dense, codes, n_classes, k=2 * cfg.labels.k)
+    own = restrict(nb, ~anchor, 1)
+    timings["neighbours"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sig = label_screen(tree, dense, codes, n_classes, cat_index, nb, cfg.labels, anchor=anchor)
+    timings["labels"] = time.perf_counter() - t0
+    return _Signals(sig.head(n), own.dist[:n, :, 0].min(axis=1))
+
+
 def _labels_of(y: np.ndarray | pl.Series | list[Any], n: int) -> np.ndarray:
     arr = y.to_numpy() if isinstance(y, pl.Series) else np.asarray(y)
     if len(arr) != n:
@@ -181,12 +212,15 @@ def screen_training_data(
     policy: Policy | str = Policy.QUARANTINE, *,
     reference: pl.DataFrame | None = None, test: pl.DataFrame | None = None,
     target_label: Any = None, config: ScreenConfig | None = None,
+    reference_labels: np.ndarray | pl.Series | list[Any] | None = None,
 ) -> ScreenResult:
     """Screen ``(X, y)`` and apply ``policy``; see the module docstring.
 
     ``reference`` is a trusted frame with the same columns (a vetted earlier training set):
     it enables the backdoor screen's novelty test and the shift check. ``test`` enables the
-    leakage check. ``target_label`` is the attacker-favourable class (for an IDS the benign
+    leakage check. With ``reference_labels`` too, the reference rows anchor the label screen:
+    they train every fold model and serve as trusted neighbours, and are never judged.
+    ``target_label`` is the attacker-favourable class (for an IDS the benign
     label): only patterns labelled with it are judged as triggers (all classes when ``None``).
     Raises :class:`PoisoningBlocked` under ``block`` when a finding reaches
     ``config.block_severity``.
@@ -194,17 +228,25 @@ def screen_training_data(
     cfg = config or ScreenConfig()
     pol = Policy(policy)
     labels = _labels_of(y, X.height)
-    codes, classes = encode_labels(labels)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     enc = TabularEncoder().fit(X)
     tree, dense = enc.tree(X), enc.dense(X)
-    nb = class_neighbours(dense, codes, len(classes), k=2 * cfg.labels.k)
-    timings["neighbours"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    sig = label_screen(tree, dense, codes, len(classes), enc.categorical_index, nb, cfg.labels)
-    timings["labels"] = time.perf_counter() - t0
-    findings = [f for f in [_label_finding(sig, codes, classes, cfg)] if f is not None]
+    anchored = reference is not None and reference_labels is not None
+    if anchored:
+        assert reference is not None and reference_labels is not None
+        ref_labels = _labels_of(reference_labels, reference.height)
+        all_codes, classes = encode_labels(np.concatenate([labels, ref_labels]))
+        codes = all_codes[:X.height]
+        ref = reference.select(X.columns)
+        sig = _anchored_signals(tree, dense, enc.tree(ref), enc.dense(ref), all_codes,
+                                len(classes), enc.categorical_index, cfg, timings)
+    else:
+        codes, classes = encode_labels(labels)
+        sig = _anchored_signals(tree, dense, None, None, codes, len(classes),
+                                enc.categorical_index, cfg, timings)
+    nearest = sig.nearest
+    findings = [f for f in [_label_finding(sig.signals, codes, classes, cfg)] if f is not None]
     t0 = time.perf_counter()
     if cfg.backdoor:
         target = classes.index(str(target_label)) if target_label is not None else None
@@ -212,7 +254,7 @@ def screen_training_data(
         findings += _backdoor_findings(tree, dense, enc, codes, classes, target, ref_tree, cfg)
     timings["backdoor"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    findings += _hygiene_findings(X, codes, nb.dist[:, :, 0].min(axis=1), cfg)
+    findings += _hygiene_findings(X, codes, nearest, cfg)
     findings += _reference_findings(X, enc, tree, reference, test, cfg)
     timings["hygiene"] = time.perf_counter() - t0
     quarantined = np.zeros(X.height, dtype=bool)
@@ -224,7 +266,7 @@ def screen_training_data(
                           timings_s={k: round(v, 3) for k, v in timings.items()},
                           params={"labels": asdict(cfg.labels),
                                   "backdoor": asdict(cfg.backdoor_params)})
-    return _apply(pol, X, labels, report, sig, cfg)
+    return _apply(pol, X, labels, report, sig.signals, cfg)
 
 
 def _apply(pol: Policy, X: pl.DataFrame, labels: np.ndarray, report: ScreenReport,

@@ -54,6 +54,16 @@ def _split(frame: pl.DataFrame, label: str, path: Path) -> tuple[pl.DataFrame, p
     return frame.drop(label), frame[label]
 
 
+def _reference(path: Path | None, label: str) -> tuple[pl.DataFrame | None, pl.Series | None]:
+    """The trusted reference; when it carries the label column too, it anchors the label screen."""
+    if path is None:
+        return None, None
+    frame = read_table(path)
+    if label in frame.columns:
+        return frame.drop(label), frame[label]
+    return frame, None
+
+
 def _write(out_dir: Path, X: pl.DataFrame, y: pl.Series, res: ScreenResult) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(res.report.to_dict(), indent=2,
@@ -80,7 +90,8 @@ def data(
     train: Path = typer.Argument(..., help="training set (.csv, .csv.gz or .parquet)"),
     label: str = typer.Option(..., "--label", help="label column"),
     reference: Path | None = typer.Option(None, "--reference",
-                                          help="trusted earlier data (same columns)"),
+                                          help="trusted earlier data (same columns; with the "
+                                          "label column it also anchors the label screen)"),
     test: Path | None = typer.Option(None, "--test", help="test set, for leakage"),
     target_label: str | None = typer.Option(
         None, "--target-label", help="attacker-favourable class, e.g. the benign label"),
@@ -92,11 +103,11 @@ def data(
     """Screen a training set for label flips, backdoors, duplicates, leakage and shift."""
     with handle_errors(as_json):
         X, y = _split(read_table(train), label, train)
-        ref = _split(read_table(reference), label, reference)[0] if reference else None
+        ref, ref_y = _reference(reference, label)
         tst = _split(read_table(test), label, test)[0] if test else None
         try:
             res = screen_training_data(X, y, policy, reference=ref, test=tst,
-                                       target_label=target_label,
+                                       target_label=target_label, reference_labels=ref_y,
                                        config=ScreenConfig(backdoor=not no_backdoor))
         except PoisoningBlocked as exc:
             if as_json:
