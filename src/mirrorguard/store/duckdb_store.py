@@ -2,14 +2,18 @@
 
 Tables:
 
-* ``events`` — one wide table; a column is added the first time a field appears. A type clash
-  between batches widens the column to text instead of losing values.
+* ``events`` — a VIEW over one table per ``event.dataset`` (``events__<slug>``, registered in
+  ``event_tables``; see :mod:`mirrorguard.store.partitions` for why and for the naming). A
+  column is added to a dataset's table the first time a field appears there; a column name has
+  one type across the store, and a type clash widens it to text instead of losing values.
 * ``quarantine`` — every rejected record with file, member, line/offset, reason and raw bytes.
 * ``ingest_manifest`` — one row per source: path, sha256, format, records offered/accepted/
   rejected. A source whose sha256 is recorded as ``complete`` is never ingested twice.
 
-Each source is written in one transaction together with its manifest row, so a killed ingest
-leaves no partial source behind and the next run simply does it again.
+Each source is written in one transaction together with its manifest row (spanning every
+dataset table it writes, and any table it creates), so a killed ingest leaves no partial source
+behind and the next run simply does it again. A store written with the old single wide
+``events`` table is migrated when first opened for writing (:mod:`mirrorguard.store.migrate`).
 """
 
 from __future__ import annotations
@@ -18,13 +22,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from mirrorguard.errors import StoreError
 from mirrorguard.schema.fields import SCHEMA_VERSION
+from mirrorguard.store.migrate import ensure_layout
+from mirrorguard.store.partitions import CORE_COLUMNS, REGISTRY_DDL, Partitions
 from mirrorguard.store.types import duckdb_type, quote
 
 _DDL = """
@@ -35,8 +41,6 @@ CREATE TABLE IF NOT EXISTS ingest_manifest (
 CREATE TABLE IF NOT EXISTS quarantine (
     ingest_id VARCHAR, file VARCHAR, member VARCHAR, line BIGINT, "offset" BIGINT,
     reason VARCHAR, raw BLOB, quarantined_at TIMESTAMPTZ);
-CREATE TABLE IF NOT EXISTS events (
-    "@timestamp" TIMESTAMPTZ, "event.id" VARCHAR, "event.dataset" VARCHAR);
 CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
@@ -63,13 +67,28 @@ class DuckDBStore:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
+        self._parts = Partitions(self.con)
+        self._in_tx = False
+        self._columns: dict[str, str] | None = None
         if not read_only:
+            try:
+                self._prepare()
+            except BaseException as exc:
+                self.con.close()
+                if isinstance(exc, duckdb.Error):
+                    raise StoreError(f"cannot prepare store: {exc}", file=str(self.path)) from exc
+                raise
+
+    def _prepare(self) -> None:
+        """Create the tables and bring ``events`` to the partitioned layout, atomically."""
+        with self.transaction():
             self.con.execute(_DDL)
+            self.con.execute(REGISTRY_DDL)
             self.con.execute(
                 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
                 [str(SCHEMA_VERSION)],
             )
-        self._columns: dict[str, str] | None = None
+            ensure_layout(self.con, self._parts)
 
     def __enter__(self) -> DuckDBStore:
         return self
@@ -83,36 +102,74 @@ class DuckDBStore:
     # -- transactions ---------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All writes inside commit together or not at all."""
+        """All writes inside commit together or not at all (DDL included)."""
         self.con.execute("BEGIN TRANSACTION")
+        self._in_tx = True
         try:
             yield
         except BaseException:
+            self._in_tx = False
             self.con.execute("ROLLBACK")
-            self._columns = None
+            self._forget_schema()
             raise
-        self.con.execute("COMMIT")
+        self._in_tx = False
+        try:
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._forget_schema()  # a failed COMMIT rolls back, DDL included
+            raise
+
+    @contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """Join the caller's :meth:`transaction`, or run in one of our own.
+
+        Only transactions opened through :meth:`transaction` are seen: a BEGIN sent on
+        ``self.con`` directly would make ours fail (and DuckDB then aborts the caller's).
+        """
+        if self._in_tx:
+            yield
+            return
+        with self.transaction():
+            yield
+
+    def _forget_schema(self) -> None:
+        self._columns = None
+        self._parts.reset()
 
     # -- events ---------------------------------------------------------------------------
     def event_columns(self) -> dict[str, str]:
-        """Current ``events`` columns and their DuckDB types."""
+        """Current columns of the logical ``events`` relation and their DuckDB types.
+
+        ``DESCRIBE`` binds the view now; ``information_schema`` would show the columns the
+        view had when this connection last bound it.
+        """
         if self._columns is None:
-            rows = self.con.execute(
-                "SELECT column_name, data_type FROM information_schema.columns "
-                "WHERE table_name = 'events' ORDER BY ordinal_position"
-            ).fetchall()
-            self._columns = {str(n): str(t) for n, t in rows}
+            rows = self.con.execute("DESCRIBE events").fetchall()
+            self._columns = {str(r[0]): str(r[1]) for r in rows}
         return self._columns
 
+    def event_tables(self) -> dict[str | None, str]:
+        """``event.dataset`` -> the physical table holding that dataset's events."""
+        return dict(self._parts.tables())
+
     def append_events(self, frame: pl.DataFrame) -> int:
-        """Append a conformed EventFrame; returns rows written."""
+        """Append a conformed EventFrame to its datasets' tables; returns rows written."""
         if frame.height == 0:
             return 0
-        frame = self._fit_columns(frame)
-        self._insert("events", frame)
+        frame = self._fold_case(frame)
+        with self._atomic():
+            before = self._parts.changes
+            for dataset, part in _split_by_dataset(frame):
+                self._insert(*self._fit_columns(dataset, part))
+            if self._parts.changes != before:
+                # New tables must join the view. New columns would show up anyway (reads
+                # rebind the view), but recreating it keeps the catalog's copy of its columns
+                # (what information_schema and outside tools show) current too.
+                self._columns = None
+                self._parts.refresh_view()
         return frame.height
 
-    def _insert(self, table: Literal["events", "quarantine"], frame: pl.DataFrame) -> None:
+    def _insert(self, table: str, frame: pl.DataFrame) -> None:
         """Insert a frame by column name (zero-copy Arrow string views into DuckDB)."""
         self.con.register("__mg_batch", frame.to_arrow(compat_level=pl.CompatLevel.newest()))
         try:
@@ -121,28 +178,35 @@ class DuckDBStore:
         finally:
             self.con.unregister("__mg_batch")
 
-    def _fit_columns(self, frame: pl.DataFrame) -> pl.DataFrame:
-        frame = self._fold_case(frame)
-        cols = self.event_columns()
+    def _fit_columns(self, dataset: str | None, frame: pl.DataFrame) -> tuple[str, pl.DataFrame]:
+        """The dataset's table, holding every column of ``frame`` (created or added).
+
+        A column name keeps one type across the store: a batch type that does not fit the
+        existing one widens the column to text everywhere (see :meth:`_widen`).
+        """
+        merged = self._parts.merged()
         fixes: list[pl.Expr] = []
+        types: dict[str, str] = {}
         for name, dtype in frame.schema.items():
             want = duckdb_type(dtype)
-            have = cols.get(name)
-            if have is None:
-                self.con.execute(f"ALTER TABLE events ADD COLUMN {quote(name)} {want}")
-                cols[name] = want
-            elif have != want and not _compatible(have, want):
-                fixes.append(self._widen(name, dtype, have))
-        return frame.with_columns(fixes) if fixes else frame
+            have = merged.get(name)
+            if have is not None and have != want and not _compatible(have, want):
+                fixes.append(self._widen(name, dtype))
+                have = "VARCHAR"
+            types[name] = have or want
+        table = self._parts.table_for(dataset, types)
+        self._parts.add_columns(table, types)
+        return table, frame.with_columns(fixes) if fixes else frame
 
     def _fold_case(self, frame: pl.DataFrame) -> pl.DataFrame:
         """DuckDB column names are case-insensitive: fold names that differ only by case.
 
         Real EVTX data carries both ``SourceProcessGuid`` and ``SourceProcessGUID``. A batch
-        column takes the spelling already in the table (or the first spelling in the batch);
-        two spellings within one batch are merged (first non-null), never dropped.
+        column takes the spelling already in the store (every dataset table uses that one) or
+        the first spelling in the batch; two spellings within one batch are merged (first
+        non-null), never dropped.
         """
-        existing = {n.lower(): n for n in self.event_columns()}
+        existing = {n.lower(): n for n in self._parts.merged()}
         target: dict[str, list[str]] = {}
         for name in frame.columns:
             canon = existing.get(name.lower())
@@ -162,12 +226,13 @@ class DuckDBStore:
                              .alias(canon))
         return frame.select(exprs)
 
-    def _widen(self, name: str, dtype: pl.DataType, have: str) -> pl.Expr:
-        """Resolve a type clash without losing values: both sides become text."""
-        cols = self.event_columns()
-        if have != "VARCHAR":
-            self.con.execute(f"ALTER TABLE events ALTER {quote(name)} TYPE VARCHAR")
-            cols[name] = "VARCHAR"
+    def _widen(self, name: str, dtype: pl.DataType) -> pl.Expr:
+        """Resolve a type clash without losing values: both sides become text.
+
+        The column turns VARCHAR in every dataset table that has it, so the view keeps one type
+        per name.
+        """
+        self._parts.widen_to_text(name)
         if isinstance(dtype, pl.List):
             return pl.col(name).cast(pl.List(pl.String)).list.join(",")
         return pl.col(name).cast(pl.String)
@@ -252,6 +317,29 @@ class DuckDBStore:
         opts = "FORMAT parquet, PARTITION_BY (dataset, date), OVERWRITE_OR_IGNORE true"
         self.con.execute(f"COPY ({select}) TO '{target}' ({opts})")
         return int(n[0]) if n else 0
+
+
+def _split_by_dataset(frame: pl.DataFrame) -> list[tuple[str | None, pl.DataFrame]]:
+    """The frame's rows per ``event.dataset``, each part without other datasets' columns.
+
+    A column with no value in a part but values in another part belongs to that other
+    dataset: dropping it keeps each table as narrow as its own data. A column with no value
+    anywhere in the batch is kept, as a single-dataset batch always was.
+    """
+    if "event.dataset" not in frame.columns:
+        return [(None, frame)]
+    column = frame["event.dataset"]
+    if column.n_unique() == 1:  # the usual batch: no copy
+        key = column[0]
+        return [(None if key is None else str(key), frame)]
+    parts = frame.partition_by("event.dataset", as_dict=True, maintain_order=True)
+    valued = {c for c in frame.columns if frame[c].null_count() < frame.height}
+    out: list[tuple[str | None, pl.DataFrame]] = []
+    for (key, *_), part in parts.items():
+        keep = [c for c in part.columns if c in CORE_COLUMNS or c not in valued
+                or part[c].null_count() < part.height]
+        out.append((None if key is None else str(key), part.select(keep)))
+    return out
 
 
 def _compatible(have: str, want: str) -> bool:
