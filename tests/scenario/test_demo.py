@@ -38,9 +38,12 @@ def test_demo_ledger_is_sealed_verifies_and_catches_an_edit(tmp_path):
     from mirrorguard.guard.ledger import DuckDBLedgerBackend, verify_ledger
 
     report = run_demo(tmp_path / "demo", seed=7)
-    assert report.ledger_entries == report.ingest.totals()["sources"] + len(report.findings)
-    key = Verifier(load_public_key(f"file:{report.public_key}"))
     con = duckdb.connect(str(report.store))
+    kinds = dict(con.execute("SELECT kind, count(*) FROM ledger_entries GROUP BY 1").fetchall())
+    assert kinds["model"] >= 1  # the training screen of every fit in the hunts is recorded
+    assert report.ledger_entries == (report.ingest.totals()["sources"] + len(report.findings)
+                                     + kinds["model"])
+    key = Verifier(load_public_key(f"file:{report.public_key}"))
     assert verify_ledger(DuckDBLedgerBackend(con), [key]).first_bad_seq is None
     con.execute("UPDATE ledger_entries SET actor = 'analyst:mallory' WHERE seq = 1")
     assert verify_ledger(DuckDBLedgerBackend(con), [key]).first_bad_seq == 1

@@ -35,6 +35,14 @@ class IngestSettings(BaseModel):
 
     model_config = _STRICT
     batch_records: int = Field(default=200_000, ge=1, description="records per micro-batch")
+    batch_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=4096, description="bytes of input per micro-batch (text)"
+    )
+    commit_records: int = Field(
+        default=250_000, ge=1,
+        description="a source larger than this commits every this many records (bounds memory; "
+        "a killed run's partial rows are discarded and the source redone on the next run)",
+    )
     max_record_bytes: int = Field(
         default=1_048_576, ge=1024, description="longer records are quarantined"
     )
@@ -86,9 +94,20 @@ class PrivacySettings(BaseModel):
 
 
 class GuardSettings(BaseModel):
-    """Keys for signing and verifying models and ledger seals (references, never key bytes)."""
+    """Keys for signing and verifying models and ledger seals (references, never key bytes),
+    and what every detector ``fit`` does with training data the poisoning screen flags."""
 
     model_config = _STRICT
+    training_policy: Literal["quarantine", "block", "warn", "off"] = Field(
+        default="quarantine",
+        description="training-data screen in every fit: quarantine flagged rows, block the "
+        "fit, warn only, or off",
+    )
+    training_chunk_rows: int = Field(
+        default=20_000, ge=1_000,
+        description="labelled training sets larger than this are screened in chunks of at "
+        "most this many rows (the label screen is quadratic within a chunk)",
+    )
     signing_key: str | None = Field(
         default=None, description="private key reference: env:NAME or file:PATH"
     )

@@ -9,13 +9,19 @@
   ``from_state`` rebuilds the detector. :mod:`mirrorguard.guard.artifacts` signs and stores them.
 * Online detectors also implement ``learn(X)``; they must not learn from rows their own policy
   flagged (callers pass only the rows that were not flagged, see ``OnlineDetector``).
+* Every ``fit`` is screened for training-data poisoning: ``__init_subclass__`` wraps each
+  subclass's own ``fit`` so that it learns only from what the active training-screen policy
+  allows (:mod:`mirrorguard.guard.data.fit_screen`); the result is kept as ``screen_report_``.
+  A detector opts out only by setting ``fit_screen_exempt`` to the reason (a fit that learns
+  nothing from ``X``, say).
 """
 
 from __future__ import annotations
 
+import functools
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -25,12 +31,41 @@ from mirrorguard.schema.alerts import Explanation
 
 JSONValue = Any  # str | int | float | bool | None | list | dict, checked at save time
 
+_SCREENED = "__mirrorguard_screened__"
+
+
+def _screened(fit: Callable[..., Any]) -> Callable[..., Any]:
+    """``fit`` behind the training-data screen (imported late: the guard imports detectors)."""
+
+    @functools.wraps(fit)
+    def screened_fit(self: Detector, X: pl.DataFrame, y: np.ndarray | None = None) -> Any:
+        if self.fit_screen_exempt:
+            return fit(self, X) if y is None else fit(self, X, y)
+        from mirrorguard.guard.data.fit_screen import run_screened_fit
+
+        return run_screened_fit(self, fit, X, y)
+
+    setattr(screened_fit, _SCREENED, True)
+    return screened_fit
+
 
 class Detector(ABC):
     """Base class for every scorer."""
 
     #: registry name, used in model manifests and alerts
     name: ClassVar[str]
+    #: non-empty: why this detector's ``fit`` is not screened (keep such opt-outs rare)
+    fit_screen_exempt: ClassVar[str] = ""
+    #: what the training-data screen reported for the last ``fit`` (``None``: policy ``off``)
+    screen_report_: dict[str, Any] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Put the subclass's own ``fit`` (if it defines one) behind the training screen."""
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("fit")
+        if (callable(own) and not getattr(own, "__isabstractmethod__", False)
+                and not getattr(own, _SCREENED, False)):
+            setattr(cls, "fit", _screened(own))  # noqa: B010 (mypy: cannot assign to a method)
 
     @classmethod
     def _param_names(cls) -> list[str]:

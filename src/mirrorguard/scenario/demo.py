@@ -17,6 +17,7 @@ from mirrorguard.bus import BusEvent
 from mirrorguard.config.settings import Settings
 from mirrorguard.engine.ingest import Ingestor, IngestSummary
 from mirrorguard.engine.recording import recorded_bus
+from mirrorguard.guard.data.fit_screen import training_screen
 from mirrorguard.guard.keys import generate_keypair, private_pem, public_pem
 from mirrorguard.scenario.generate import generate
 from mirrorguard.scenario.hunts import Finding, run_hunts
@@ -61,7 +62,8 @@ def run_demo(out_dir: Path, seed: int = 7, settings: Settings | None = None) -> 
     with DuckDBStore(store_path) as st:
         with recorded_bus(settings, st) as bus:
             summary = Ingestor(settings, st, bus=bus).ingest([out_dir / "logs"])
-            findings = run_hunts(st)
+            with training_screen(bus=bus):  # every fit's screen result goes to the ledger
+                findings = run_hunts(st)
             for f in findings:
                 bus.publish(BusEvent(kind="alert", actor="automation", payload=f.to_dict()))
         ledger_entries = int(st.query("SELECT count(*) AS n FROM ledger_entries")["n"][0])

@@ -8,6 +8,9 @@ Three entry points, each usable alone:
   ``result.X`` / ``result.y``, the flagged rows removed) or ``"warn"``. Findings (label flips,
   backdoor patterns, duplicates, leakage, shift) are data with a severity in
   ``result.report``. CLI: ``mirrorguard guard data TRAIN --label COL [--reference REF]``.
+  Every detector ``fit`` runs it through :mod:`.fit_screen` (labelled data; cheap flood,
+  infinity and shift checks for unlabelled data) under the policy set with
+  ``training_screen(FitScreenPolicy(...) | "quarantine" | "block" | "warn" | "off")``.
 * **Baselines** — :class:`GuardedUeba` (UEBA behind a drift budget) and, for any numeric
   baseline, :class:`DriftBudget` / :class:`GuardedBaseline` with a signed :class:`Anchor`.
 * **Feedback** — ``FeedbackGuard().review(FeedbackVerdict(...)) -> Decision`` for each analyst
@@ -31,6 +34,13 @@ from mirrorguard.guard.data.feedback import (
     FeedbackVerdict,
 )
 from mirrorguard.guard.data.findings import Finding, PoisoningBlocked, Policy, ScreenReport
+from mirrorguard.guard.data.fit_screen import (
+    FitScreenPolicy,
+    FitScreenReport,
+    active_policy,
+    screen_for_fit,
+    training_screen,
+)
 from mirrorguard.guard.data.screen import ScreenConfig, ScreenResult, screen_training_data
 from mirrorguard.guard.data.ueba_guard import GuardedUeba
 
@@ -44,6 +54,8 @@ __all__ = [
     "FeedbackGuard",
     "FeedbackVerdict",
     "Finding",
+    "FitScreenPolicy",
+    "FitScreenReport",
     "GuardedBaseline",
     "GuardedUeba",
     "PoisoningBlocked",
@@ -52,5 +64,8 @@ __all__ = [
     "ScreenReport",
     "ScreenResult",
     "SignedAnchor",
+    "active_policy",
+    "screen_for_fit",
     "screen_training_data",
+    "training_screen",
 ]

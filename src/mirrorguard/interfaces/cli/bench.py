@@ -10,7 +10,15 @@ from rich.table import Table
 
 from mirrorguard.bench.harness import BenchContext, run_suite, write_record
 from mirrorguard.bench.registry import describe, suite_names
-from mirrorguard.interfaces.cli.common import EXIT_OK, console, emit_json, handle_errors, out
+from mirrorguard.guard.data.fit_screen import TrainingPolicy, training_screen
+from mirrorguard.interfaces.cli.common import (
+    EXIT_OK,
+    ScreenPolicyOpt,
+    console,
+    emit_json,
+    handle_errors,
+    out,
+)
 
 
 def bench(
@@ -19,6 +27,7 @@ def bench(
     out_file: Path | None = typer.Option(None, "--out", help="write the JSON record here"),
     seed: int = typer.Option(0, "--seed"),
     quick: bool = typer.Option(False, "--quick", help="smaller sizes, for smoke runs"),
+    screen_policy: TrainingPolicy | None = ScreenPolicyOpt,
     as_json: bool = typer.Option(False, "--json", help="print the record as JSON"),
 ) -> None:
     """Run a benchmark suite on real data and write figures with their provenance."""
@@ -28,7 +37,8 @@ def bench(
             table.add_row(name, describe(name))
         out.print(table)
         raise typer.Exit(EXIT_OK)
-    with handle_errors(as_json), tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp:
+    with (handle_errors(as_json), tempfile.TemporaryDirectory(prefix="mg-bench-") as tmp,
+          training_screen(screen_policy)):
         ctx = BenchContext(
             data_dir=data_dir, work_dir=Path(tmp), seed=seed, quick=quick,
             progress=console.log,

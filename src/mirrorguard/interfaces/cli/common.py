@@ -34,6 +34,11 @@ out = Console()
 ConfigOpt = typer.Option(None, "--config", "-c", help="explicit mirrorguard.toml")
 StoreOpt = typer.Option(None, "--store", "-s", help="DuckDB store file (overrides config)")
 JsonOpt = typer.Option(False, "--json", help="machine-readable JSON on stdout")
+ScreenPolicyOpt = typer.Option(
+    None, "--screen-policy",
+    help="training-data poisoning screen in every detector fit (default: guard.training_policy, "
+    "quarantine)",
+)
 
 
 def build_settings(config: Path | None, store: Path | None = None) -> Settings:

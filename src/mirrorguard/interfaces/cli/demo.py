@@ -7,10 +7,16 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from mirrorguard.guard.data.fit_screen import (
+    TrainingPolicy,
+    policy_from_settings,
+    training_screen,
+)
 from mirrorguard.interfaces.cli.common import (
     EXIT_OK,
     ConfigOpt,
     JsonOpt,
+    ScreenPolicyOpt,
     build_settings,
     console,
     emit_json,
@@ -23,13 +29,15 @@ from mirrorguard.scenario.demo import DemoReport, run_demo
 def demo(
     out_dir: Path = typer.Option(Path("demo-out"), "--out", help="where files and store go"),
     seed: int = typer.Option(7, "--seed"),
+    screen_policy: TrainingPolicy | None = ScreenPolicyOpt,
     config: Path | None = ConfigOpt,
     as_json: bool = JsonOpt,
 ) -> None:
     """Generate a seeded day of office telemetry with attacks, ingest it, and detect."""
     with handle_errors(as_json):
         settings = build_settings(config)
-        with console.status("generating, ingesting and detecting…"):
+        policy = policy_from_settings(settings.guard, screen_policy)
+        with console.status("generating, ingesting and detecting…"), training_screen(policy):
             report = run_demo(out_dir, seed=seed, settings=settings)
     if as_json:
         emit_json(report.to_dict())
