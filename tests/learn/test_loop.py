@@ -12,6 +12,7 @@ from mirrorguard.bus import BusEvent, EventBus
 from mirrorguard.correlate import EntityCorrelator
 from mirrorguard.errors import ConfigError, MirrorguardError
 from mirrorguard.learn import (
+    AcceptAll,
     AnalystLoop,
     DetectorWeights,
     RetrainItem,
@@ -46,7 +47,9 @@ def test_verdict_effects_and_records() -> None:
     seen: list[BusEvent] = []
     bus.subscribe(seen.append)
     con = duckdb.connect()
-    loop = AnalystLoop(bus=bus, con=con, thresholds=Thresholds({"ueba": (0.5, 0.3, 0.9)}))
+    # the effects themselves, without the feedback guard (tests/learn/test_guarded.py has it)
+    loop = AnalystLoop(bus=bus, con=con, screen=AcceptAll(),
+                       thresholds=Thresholds({"ueba": (0.5, 0.3, 0.9)}))
     ctx = VerdictContext("ueba", "volume", ("host:backup01",), 0.8, ("a1",))
     out = loop.record(_v(FP), ctx)
     assert out.proposal is not None and out.proposal.entities == ("host:backup01",)
@@ -61,8 +64,9 @@ def test_verdict_effects_and_records() -> None:
     assert [e.kind for e in seen] == ["verdict", "suppression", "verdict", "verdict",
                                       "suppression"]
     assert all(e.actor == "alice" for e in seen)
-    rows = con.execute("SELECT label, accepted FROM verdicts ORDER BY time").fetchall()
-    assert len(rows) == 3 and all(r[1] for r in rows)
+    rows = con.execute("SELECT label, accepted, weight, status FROM verdicts ORDER BY seq"
+                       ).fetchall()
+    assert len(rows) == 3 and all(r[1:] == (True, 1.0, "accepted") for r in rows)
 
 
 @dataclass

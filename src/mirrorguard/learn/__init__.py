@@ -1,10 +1,13 @@
-"""The analyst loop: verdicts, weights and thresholds, retraining, active learning."""
+"""The analyst loop: verdicts, the feedback guard, weights and thresholds, retraining, active
+learning."""
 
 from mirrorguard.learn.active import STRATEGIES, select
+from mirrorguard.learn.guarded import GuardedFeedbackScreen, feedback_verdict
 from mirrorguard.learn.loop import AnalystLoop, VerdictOutcome, context_for
 from mirrorguard.learn.retrain import DataScreen, RetrainItem, RetrainQueue
 from mirrorguard.learn.verdicts import (
     AcceptAll,
+    ApprovalScreen,
     FeedbackScreen,
     ScreenDecision,
     Verdict,
@@ -13,7 +16,7 @@ from mirrorguard.learn.verdicts import (
 )
 from mirrorguard.learn.weights import DetectorWeights, Thresholds
 
-__all__ = ["STRATEGIES", "AcceptAll", "AnalystLoop", "DataScreen", "DetectorWeights",
-           "FeedbackScreen", "RetrainItem", "RetrainQueue", "ScreenDecision", "Thresholds",
-           "Verdict", "VerdictContext", "VerdictOutcome", "VerdictStore", "context_for",
-           "select"]
+__all__ = ["STRATEGIES", "AcceptAll", "AnalystLoop", "ApprovalScreen", "DataScreen",
+           "DetectorWeights", "FeedbackScreen", "GuardedFeedbackScreen", "RetrainItem",
+           "RetrainQueue", "ScreenDecision", "Thresholds", "Verdict", "VerdictContext",
+           "VerdictOutcome", "VerdictStore", "context_for", "feedback_verdict", "select"]

@@ -1,5 +1,7 @@
 """The retraining queue: labelled examples from verdicts wait here until a retrain drains
-them through a data screen (the guard's poisoning screen plugs in as ``DataScreen``).
+them through a data screen (the guard's poisoning screen plugs in as ``DataScreen``). Each item
+carries the feedback screen's ``weight`` for its verdict; a retrain passes it as the sample
+weight, so a down-weighted verdict counts as that fraction of a labelled example.
 
 >>> q = RetrainQueue()
 >>> q.put(RetrainItem("supervised", "a1", 1, "vrd-1"))
@@ -20,6 +22,7 @@ class RetrainItem:
     alert_id: str
     label: int  # 1 = malicious (true positive), 0 = not (false / benign true positive)
     verdict_id: str
+    weight: float = 1.0  # the feedback screen's weight: use it as the sample weight
 
 
 class DataScreen(Protocol):

@@ -84,15 +84,34 @@ class Workspace:
 
     def verdict(self, target_kind: str, target_id: str, analyst: str, label: VerdictLabel,
                 reason: str, scope: str, now: datetime) -> VerdictOutcome:
-        """Record a person's verdict (and close the incident it is on, by that person)."""
+        """Record a person's verdict (and close the incident it is on, by that person, once the
+        feedback screen accepts it: a held verdict closes nothing until approved)."""
         ctx = context_for(self.correlator, target_kind, target_id)
         v = Verdict(target_kind, target_id, analyst, label, reason, scope, now)  # type: ignore[arg-type]
         out = self.loop.record(v, ctx)
         if out.decision.accepted and target_kind == "incident":
-            self.correlator.set_status(target_id, "closed", actor=analyst,
-                                       reason=f"verdict {label}", when=now)
-            self.save()
+            self._close(target_id, analyst, f"verdict {label}", now)
         return out
+
+    def approve(self, request_id: str, approver: str, now: datetime) -> VerdictOutcome:
+        """A second analyst approves a held verdict (two-person rule); it then takes effect,
+        closing the incident it is on (by the approver)."""
+        out = self.loop.approve(request_id, approver, now)
+        v = out.verdict
+        if out.decision.accepted and v.target_kind == "incident":
+            self._close(v.target_id, approver, f"verdict {v.label} by {v.analyst}, approved",
+                        now)
+        return out
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Verdicts held for a second analyst's approval, oldest first."""
+        held = sorted(self.loop.pending().items(), key=lambda kv: (kv[1][0].time, kv[0]))
+        return [{"request_id": rid, **v.to_dict(), "detector": ctx.detector,
+                 "alerts": len(ctx.alert_ids)} for rid, (v, ctx) in held]
+
+    def _close(self, incident_id: str, actor: str, reason: str, now: datetime) -> None:
+        self.correlator.set_status(incident_id, "closed", actor=actor, reason=reason, when=now)
+        self.save()
 
     def suppression(self, *, reason: str, by: str, now: datetime, ttl: timedelta | None,
                     entities: tuple[str, ...] = (), detector: str | None = None,

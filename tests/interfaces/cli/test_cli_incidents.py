@@ -1,4 +1,5 @@
-"""``mirrorguard incidents | incident | verdict | suppress | playbook run`` end to end."""
+"""``mirrorguard incidents | incident | verdict | verdicts | suppress | playbook run`` end to
+end."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ app = typer.Typer()
 app.command("incidents")(cmd.incidents)
 app.command("incident")(cmd.incident)
 app.command("verdict")(cmd.verdict)
+app.add_typer(cmd.verdicts_app, name="verdicts")
 app.command("suppress")(cmd.suppress)
 app.add_typer(cmd.playbook_app, name="playbook")
 AT = "2024-03-02T00:00:00+00:00"
@@ -105,3 +107,37 @@ def test_verdicts_are_recorded_in_the_ledger(store: Path) -> None:
     con = duckdb.connect(str(store), read_only=True)
     rows = con.execute("SELECT kind, actor FROM ledger_entries ORDER BY seq").fetchall()
     assert ("verdict", "alice") in rows
+
+
+def test_a_held_verdict_waits_for_a_second_analyst(store: Path) -> None:
+    s = ["--store", str(store), "--at", AT]
+    _, q = _json(["incidents", *s])
+    top = q["incidents"][0]["incident"]
+    res = runner.invoke(app, ["verdict", top, "--incident", "--label", "false_positive",
+                              "--scope", "detector", "--analyst", "alice", *s])
+    text = " ".join(res.stdout.split())
+    assert res.exit_code == 1 and "HELD for a second analyst" in text
+    assert "mirrorguard verdicts approve req-" in text
+    code, p = _json(["verdicts", "pending", "--store", str(store)])
+    assert code == 1 and [r["analyst"] for r in p["pending"]] == ["alice"]
+    rid = p["pending"][0]["request_id"]
+    code, a = _json(["verdicts", "approve", rid, "--analyst", "alice", *s])
+    assert code == 1 and not a["accepted"] and a["screen_reason"] == "self_approval"
+    _, q = _json(["incidents", *s])
+    assert q["total"] == 2  # nothing closed yet
+    code, a = _json(["verdicts", "approve", rid, "--analyst", "bob", *s])
+    assert code == 0 and a["accepted"] and a["queued"] == 2 and a["status"] == "accepted"
+    _, d = _json(["incident", top, "--store", str(store)])
+    assert d["incident"]["status"] == "closed" and d["incident"]["history"][-1]["actor"] == "bob"
+    code, p = _json(["verdicts", "pending", "--store", str(store)])
+    assert code == 3 and p["pending"] == []
+    con = duckdb.connect(str(store), read_only=True)
+    rows = con.execute("SELECT actor, payload FROM ledger_entries WHERE kind = 'verdict' "
+                       "ORDER BY seq").fetchall()
+    changes = [(a, json.loads(p).get("status") or json.loads(p).get("change")) for a, p in rows]
+    assert changes == [("alice", "held"), ("alice", "approval_refused"), ("bob", "approved")]
+    stored = con.execute("SELECT status, approved_by, weight FROM verdicts").fetchall()
+    assert stored == [("approved", "bob", 1.0)]
+    con.close()
+    code, _ = _json(["verdicts", "approve", rid, "--analyst", "carol", *s])
+    assert code == 2  # settled: no longer pending

@@ -33,7 +33,7 @@ import polars as pl
 
 from mirrorguard.bench.datasets import load_unsw_nb15
 from mirrorguard.bench.harness import BenchContext, SuiteResult
-from mirrorguard.learn import AnalystLoop, Verdict, VerdictContext
+from mirrorguard.learn import AcceptAll, AnalystLoop, Verdict, VerdictContext
 from mirrorguard.learn.active import Strategy, select
 from mirrorguard.schema.alerts import VerdictLabel
 
@@ -78,7 +78,8 @@ class _Run:
         self.idx: list[int] = seed_idx.tolist()
         self.lab: list[int] = y[seed_idx].astype(int).tolist()
         self.unlabelled = np.setdiff1d(pool, seed_idx)
-        self.loop = AnalystLoop()
+        # this suite measures what verdicts teach; feedback integrity has its own suite
+        self.loop = AnalystLoop(screen=AcceptAll())
         self.rng = np.random.default_rng(seed + 1000)
         self._fit()
 

@@ -217,6 +217,11 @@ class FeedbackGuard:
         del self._pending[request_id]
         return Decision(Action.ACCEPT, 1.0, (f"approved_by:{approver}",), request_id=request_id)
 
+    def withdraw(self, request_id: str) -> FeedbackVerdict | None:
+        """Drop a held request without approving it (settled elsewhere, e.g. found approved
+        when replaying stored verdicts); returns what was held, None if nothing was."""
+        return self._pending.pop(request_id, None)
+
     def _cusum_max(self, analyst: str) -> float:
         return max((s for (a, _), s in self._cusum.items() if a == analyst), default=0.0)
 

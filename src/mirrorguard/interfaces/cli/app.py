@@ -38,6 +38,8 @@ app.command("bench")(bench_cmd.bench)
 app.command("incidents")(incidents_cmd.incidents)
 app.command("incident")(incidents_cmd.incident)
 app.command("verdict")(incidents_cmd.verdict)
+app.add_typer(incidents_cmd.verdicts_app, name="verdicts",
+              help="Verdicts held for a second analyst: pending, approve.")
 app.command("suppress")(incidents_cmd.suppress)
 app.add_typer(incidents_cmd.playbook_app, name="playbook", help="Response playbooks.")
 

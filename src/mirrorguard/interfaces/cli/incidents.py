@@ -1,8 +1,13 @@
-"""``mirrorguard incidents``, ``incident``, ``verdict``, ``suppress`` and ``playbook run``.
+"""``mirrorguard incidents``, ``incident``, ``verdict``, ``verdicts pending|approve``,
+``suppress`` and ``playbook run``.
 
 The commands parse arguments and call :class:`mirrorguard.respond.workspace.Workspace`.
+Verdicts pass the feedback-integrity guard: one that proposes a suppression, re-weighs a whole
+detector or relabels many alerts is *held* until a different analyst runs ``verdicts approve``.
 Exit codes: 0 ok; 1 findings (``incidents`` with queued incidents, ``suppress --preview``
-that would hide alerts in true-positive incidents); 2 errors; 3 nothing (empty queue).
+that would hide alerts in true-positive incidents, a verdict held or rejected by the guard, an
+approval refused, ``verdicts pending`` with requests waiting); 2 errors; 3 nothing (empty
+queue, no pending requests).
 """
 
 from __future__ import annotations
@@ -28,12 +33,15 @@ from mirrorguard.interfaces.cli.common import (
     handle_errors,
     out,
 )
+from mirrorguard.learn import VerdictOutcome
 from mirrorguard.respond.actions import ResponseFiles
 from mirrorguard.respond.playbook import parse_duration
 from mirrorguard.respond.workspace import Workspace
 from mirrorguard.schema.alerts import VerdictLabel
 
 playbook_app = typer.Typer(help="Response playbooks (dry-run by default).", no_args_is_help=True)
+verdicts_app = typer.Typer(help="Verdicts held for a second analyst (two-person rule).",
+                           no_args_is_help=True)
 
 
 def _workspace(config: Path | None, store: Path | None) -> Workspace:
@@ -115,22 +123,74 @@ def verdict(
     at: str | None = AtOpt, config: Path | None = ConfigOpt, store: Path | None = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Record an analyst's verdict; prints the suppression it proposes, if any."""
+    """Record an analyst's verdict; says if it is held for a second analyst, and prints the
+    suppression it proposes, if any."""
     with handle_errors(as_json):
-        ws = _workspace(config, store)
-        o = ws.verdict("incident" if on_incident else "alert", target_id, analyst, label,
-                       reason, scope, _now(at))
-    data = {"verdict": o.verdict.to_dict(), "accepted": o.decision.accepted,
-            "screen_reason": o.decision.reason, "weight": o.weight, "queued": o.queued,
-            "proposed_suppression": o.proposal.to_dict() if o.proposal else None}
+        o = _workspace(config, store).verdict("incident" if on_incident else "alert", target_id,
+                                              analyst, label, reason, scope, _now(at))
+    _report(o, as_json)
+    raise typer.Exit(EXIT_OK if o.decision.accepted else EXIT_FINDINGS)
+
+
+def _report(o: VerdictOutcome, as_json: bool) -> None:
+    d = o.decision
     if as_json:
-        emit_json(data)
+        emit_json({"verdict": o.verdict.to_dict(), "accepted": d.accepted, "status": d.status,
+                   "screen_reason": d.reason, "screen_weight": d.learning_weight,
+                   "request_id": d.request_id, "weight": o.weight, "queued": o.queued,
+                   "proposed_suppression": o.proposal.to_dict() if o.proposal else None})
+        return
+    head = f"verdict {o.verdict.id}:"
+    if d.accepted:
+        out.print(f"{head} accepted ({d.reason}), counted at weight {d.weight:.2f}")
+    elif d.held and d.request_id:
+        out.print(f"{head} HELD for a second analyst ({d.reason})")
+        out.print(f"another analyst approves it: mirrorguard verdicts approve {d.request_id} "
+                  "--analyst ID")
+    elif d.held:
+        out.print(f"{head} HELD ({d.reason}): it teaches nothing; another analyst should give "
+                  f"their own verdict on {o.verdict.target_id}")
     else:
-        out.print(f"verdict {o.verdict.id}: {'accepted' if o.decision.accepted else 'REJECTED'}"
-                  f" ({o.decision.reason})")
-        if o.proposal is not None:
-            out.print(f"proposed suppression {o.proposal.id}: preview it with "
-                      "`mirrorguard suppress --preview …`")
+        out.print(f"{head} REJECTED ({d.reason})")
+    if o.proposal is not None:
+        out.print(f"proposed suppression {o.proposal.id}: preview it with "
+                  "`mirrorguard suppress --preview …`")
+
+
+@verdicts_app.command("pending")
+def verdicts_pending(
+    config: Path | None = ConfigOpt, store: Path | None = StoreOpt, as_json: bool = JsonOpt,
+) -> None:
+    """Verdicts held for a second analyst's approval, oldest first."""
+    with handle_errors(as_json):
+        rows = _workspace(config, store).pending()
+    if as_json:
+        emit_json({"pending": rows})
+    else:
+        table = Table("request", "analyst", "label", "scope", "target", "detector", "time")
+        for r in rows:
+            table.add_row(r["request_id"], r["analyst"], r["label"], r["scope"],
+                          f"{r['target_kind']} {r['target_id']}", r["detector"], r["time"])
+        out.print(table)
+    raise typer.Exit(EXIT_FINDINGS if rows else EXIT_NOTHING)
+
+
+@verdicts_app.command("approve")
+def verdicts_approve(
+    request_id: str = typer.Argument(..., help="request id (req-…) of a held verdict"),
+    analyst: str = typer.Option(..., "--analyst", "-a",
+                                help="your id (a person other than the verdict's analyst)"),
+    at: str | None = AtOpt, config: Path | None = ConfigOpt, store: Path | None = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Approve a held verdict as the second analyst; it then takes effect."""
+    with handle_errors(as_json):
+        o = _workspace(config, store).approve(request_id, analyst, _now(at))
+    if not as_json and not o.decision.accepted:
+        out.print(f"approval of {request_id} REFUSED ({o.decision.reason}); it stays pending")
+    else:
+        _report(o, as_json)
+    raise typer.Exit(EXIT_OK if o.decision.accepted else EXIT_FINDINGS)
 
 
 def suppress(
