@@ -102,3 +102,34 @@ def test_forced_format_and_sniffing_ignores_names(tmp_path):
     with DuckDBStore(tmp_path / "s.duckdb") as st:
         s = Ingestor(Settings(), st).ingest([tmp_path / "misleading.csv"]).sources[0]
     assert s.format == "zeek_json" and s.accepted == 1
+
+
+def test_long_source_commits_in_steps_and_a_killed_run_is_redone(tmp_path, monkeypatch):
+    n = 20_000  # ~4 MB: the reader takes 1 MiB at a time, so several batches
+    rows = [r.replace('"uid": "C', f'"uid": "X{k}-') for k in range(n // len(ROWS) + 1) for r in ROWS]
+    (tmp_path / "logs").mkdir()
+    (tmp_path / "logs" / "conn.json").write_text("\n".join(rows[:n]) + "\n")
+    settings = Settings.model_validate({"ingest": {"batch_bytes": 4096, "commit_records": 4000}})
+    with DuckDBStore(tmp_path / "s.duckdb") as st:
+        calls = {"n": 0}
+        original = st.append_events
+
+        def dying(frame):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise KeyboardInterrupt("killed mid-ingest")
+            return original(frame)
+
+        monkeypatch.setattr(st, "append_events", dying)
+        with pytest.raises(KeyboardInterrupt):
+            Ingestor(settings, st).ingest([tmp_path / "logs"])
+        monkeypatch.setattr(st, "append_events", original)
+        committed = st.query("SELECT count(*) AS n FROM events")["n"][0]
+        assert 0 < committed < n  # the earlier steps were committed
+        status = st.query("SELECT status FROM ingest_manifest")["status"].to_list()
+        assert status == ["partial"]
+        summary = Ingestor(settings, st).ingest([tmp_path / "logs"]).to_dict()["totals"]
+        assert summary["accepted"] == n
+        ids = st.query('SELECT count(*) AS n, count(DISTINCT "event.id") AS u FROM events')
+        assert ids["n"][0] == ids["u"][0] == n
+        assert st.query("SELECT status FROM ingest_manifest")["status"].to_list() == ["complete"]

@@ -3,6 +3,14 @@
 Each source (file or archive member) is written in one store transaction together with its
 manifest row: a killed run leaves nothing half-written, and the next run redoes that source.
 Re-ingesting content already recorded as complete (same sha256) is a no-op.
+
+A source larger than ``ingest.commit_records`` commits in steps, because DuckDB holds a
+transaction's appended rows in memory until it commits (memory would otherwise grow with the
+file). Each step also writes the manifest row with status ``partial``; rows are tagged with
+``mirrorguard.ingest_id``. A run killed between steps leaves a ``partial`` manifest row and the
+rows committed so far; the next run deletes those rows (:meth:`DuckDBStore.discard_ingest`) and
+redoes the source, so the end state never holds duplicates. Queries made meanwhile can exclude
+unfinished ingests by joining ``ingest_manifest`` on ``status = 'complete'``.
 """
 
 from __future__ import annotations
@@ -102,9 +110,13 @@ class Ingestor:
             return self._failed(item, origin, None, exc)
         started = datetime.now(UTC)
         try:
+            if self.store.manifest_status(origin.ingest_id) == "partial":
+                self.store.discard_ingest(origin.ingest_id)  # a killed run's committed steps
             with self.store.transaction():
                 s = self._write_source(item, origin, parser_cls, started)
         except MirrorguardError as exc:
+            if self.store.manifest_status(origin.ingest_id) == "partial":
+                self.store.discard_ingest(origin.ingest_id)  # its committed steps go too
             return self._failed(item, origin, parser_cls.name, exc)
         self._publish(s)
         return s
@@ -115,26 +127,37 @@ class Ingestor:
         ing = self.settings.ingest
         ctx = ParseContext(
             origin=origin, ingested_at=started, batch_records=ing.batch_records,
+            batch_bytes=ing.batch_bytes,
             max_record_bytes=ing.max_record_bytes, keep_original=ing.keep_original,
             quarantine_raw_bytes=ing.quarantine_raw_bytes,
         )
         s = SourceSummary(item.path, item.member, item.sha256, parser_cls.name, "ingested")
         dtypes = {**FIELDS, **parser_cls.fields}
         opener = _open_for(item, parser_cls)
+        since_commit = 0
         with opener as stream:
             batches = pipelined(lambda: parser_cls().parse(stream, ctx),
                                 lambda res: self._prepare(res, ctx, dtypes))
             for res in batches:
                 self._store_batch(res, ctx, s)
+                since_commit += res.offered
+                if since_commit >= ing.commit_records:
+                    self._record(item, origin, parser_cls.name, s, started, "partial")
+                    self.store.checkpoint()
+                    since_commit = 0
         if opener.damage:
             bad = make_rejects(ctx, [(None, None, opener.damage, b"")])
             self._store_batch(ParseResult(pl.DataFrame(), bad, offered=1), ctx, s)
+        self._record(item, origin, parser_cls.name, s, started, "complete")
+        return s
+
+    def _record(self, item: SourceItem, origin: Origin, fmt: str, s: SourceSummary,
+                started: datetime, status: str) -> None:
         self.store.record_manifest(
             ingest_id=origin.ingest_id, path=item.path, member=item.member, sha256=item.sha256,
-            format=parser_cls.name, status="complete", offered=s.offered, accepted=s.accepted,
+            format=fmt, status=status, offered=s.offered, accepted=s.accepted,
             rejected=s.rejected, reason=None, started_at=started, finished_at=datetime.now(UTC),
         )
-        return s
 
     def _prepare(
         self, res: ParseResult, ctx: ParseContext, dtypes: Mapping[str, pl.DataType]

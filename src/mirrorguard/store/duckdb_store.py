@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -32,6 +32,9 @@ from mirrorguard.schema.fields import SCHEMA_VERSION
 from mirrorguard.store.migrate import ensure_layout
 from mirrorguard.store.partitions import CORE_COLUMNS, REGISTRY_DDL, Partitions
 from mirrorguard.store.types import duckdb_type, quote
+
+if TYPE_CHECKING:
+    from mirrorguard.config.settings import StoreSettings
 
 _DDL = """
 CREATE TABLE IF NOT EXISTS ingest_manifest (
@@ -90,6 +93,12 @@ class DuckDBStore:
             )
             ensure_layout(self.con, self._parts)
 
+    @classmethod
+    def from_settings(cls, settings: StoreSettings, *, read_only: bool = False) -> DuckDBStore:
+        """The store a configuration names, with its thread count and memory limit applied."""
+        return cls(settings.path, read_only=read_only, threads=settings.threads,
+                   memory_limit=settings.memory_limit)
+
     def __enter__(self) -> DuckDBStore:
         return self
 
@@ -118,6 +127,42 @@ class DuckDBStore:
         except BaseException:
             self._forget_schema()  # a failed COMMIT rolls back, DDL included
             raise
+
+    def checkpoint(self) -> None:
+        """Inside :meth:`transaction`: commit what is written so far and carry on in a new one.
+
+        DuckDB keeps a transaction's appended rows in memory until it commits; a long source
+        commits in steps to keep memory bounded (see ``ingest.commit_records``).
+        """
+        if not self._in_tx:
+            raise StoreError("checkpoint() outside a transaction")
+        try:
+            self.con.execute("COMMIT")
+        except BaseException:
+            self._in_tx = False
+            self._forget_schema()
+            raise
+        self.con.execute("BEGIN TRANSACTION")
+
+    def discard_ingest(self, ingest_id: str) -> int:
+        """Delete every event and quarantined record of one ingest (a killed run's partial rows)."""
+        removed = 0
+        with self._atomic():
+            for table, cols in self._parts.columns().items():
+                if "mirrorguard.ingest_id" not in cols:
+                    continue
+                rows = self.con.execute(
+                    f'DELETE FROM {quote(table)} WHERE "mirrorguard.ingest_id" = ?',  # noqa: S608
+                    [ingest_id]).fetchall()
+                removed += int(rows[0][0]) if rows else 0
+            self.con.execute("DELETE FROM quarantine WHERE ingest_id = ?", [ingest_id])
+        return removed
+
+    def manifest_status(self, ingest_id: str) -> str | None:
+        """The manifest status of an ingest (``complete``, ``partial``, ``failed``) or ``None``."""
+        rows = self.con.execute("SELECT status FROM ingest_manifest WHERE ingest_id = ?",
+                                [ingest_id]).fetchall()
+        return str(rows[0][0]) if rows else None
 
     @contextmanager
     def _atomic(self) -> Iterator[None]:

@@ -46,7 +46,7 @@ def ingest(
         settings = build_settings(config, store)
         if keep_original:
             settings = settings.with_overrides(ingest={"keep_original": True})
-        with DuckDBStore(settings.store.path, threads=settings.store.threads) as st, \
+        with DuckDBStore.from_settings(settings.store) as st, \
                 recorded_bus(settings, st) as bus:
             summary = _run(Ingestor(settings, st, force_format=fmt, bus=bus), paths,
                            quiet=as_json)

@@ -73,7 +73,7 @@ def load(
         problems = intel.report.problems
         written: dict[str, int] = {}
         if not (strict and problems):
-            with DuckDBStore(settings.store.path) as st:
+            with DuckDBStore.from_settings(settings.store) as st:
                 written = save_intel(st, intel)
     summary = {"indicators": intel.indicator_count(), "written": written,
                "report": intel.report.to_dict(), "loaded": bool(written)}
@@ -114,7 +114,7 @@ def match(
         settings = build_settings(config, store)
         lists = [] if no_builtin else builtin_lists()
         lists += [WarningList.from_file(p) for p in warninglist]
-        with DuckDBStore(settings.store.path) as st:
+        with DuckDBStore.from_settings(settings.store) as st:
             intel = load_intel(st)
             events = _events(st, limit) if intel.indicators.height else None
             if events is None or events.height == 0:

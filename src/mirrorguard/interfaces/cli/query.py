@@ -37,7 +37,7 @@ def query(
     """Run read-only SQL against the store (quote field names: "source.ip")."""
     with handle_errors(as_json):
         settings = build_settings(config, store)
-        with DuckDBStore(settings.store.path, read_only=True) as st:
+        with DuckDBStore.from_settings(settings.store, read_only=True) as st:
             df = st.query(sql)
     if as_json:
         emit_json(df.to_dicts())
@@ -53,7 +53,7 @@ def stats(
     """Events per dataset, quarantine reasons and ingest totals."""
     with handle_errors(as_json):
         settings = build_settings(config, store)
-        with DuckDBStore(settings.store.path, read_only=True) as st:
+        with DuckDBStore.from_settings(settings.store, read_only=True) as st:
             data = st.stats()
     if as_json:
         emit_json(data)
@@ -72,7 +72,7 @@ def export(
     """Export events as a Parquet dataset partitioned by dataset and date."""
     with handle_errors(as_json):
         settings = build_settings(config, store)
-        with DuckDBStore(settings.store.path, read_only=True) as st:
+        with DuckDBStore.from_settings(settings.store, read_only=True) as st:
             n = st.export_parquet(parquet)
     if as_json:
         emit_json({"rows": n, "path": str(parquet)})

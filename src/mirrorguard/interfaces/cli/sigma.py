@@ -84,7 +84,7 @@ def run(
         runner = SigmaRunner(_load(rules, pipeline))
         # the store is opened read-only; --where is the user's own SQL, as in `query`
         sql = "SELECT * FROM events" + (f" WHERE {where}" if where else "")  # noqa: S608
-        with DuckDBStore(settings.store.path, read_only=True) as st:
+        with DuckDBStore.from_settings(settings.store, read_only=True) as st:
             events = st.query(sql)
         if events.height == 0:
             console.print("no events in the store")
