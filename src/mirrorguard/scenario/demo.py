@@ -17,7 +17,7 @@ from mirrorguard.bus import BusEvent
 from mirrorguard.config.settings import Settings
 from mirrorguard.engine.ingest import Ingestor, IngestSummary
 from mirrorguard.engine.recording import recorded_bus
-from mirrorguard.guard.data.fit_screen import training_screen
+from mirrorguard.guard.data.fit_policy import training_screen
 from mirrorguard.guard.keys import generate_keypair, private_pem, public_pem
 from mirrorguard.scenario.generate import generate
 from mirrorguard.scenario.hunts import Finding, run_hunts

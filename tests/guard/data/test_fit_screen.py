@@ -21,7 +21,8 @@ from mirrorguard.guard.data import (
     screen_for_fit,
     training_screen,
 )
-from mirrorguard.guard.data.fit_screen import policy_from_settings, stratified_chunks
+from mirrorguard.guard.data.fit_policy import policy_from_settings
+from mirrorguard.guard.data.fit_screen import stratified_chunks
 from mirrorguard.guard.data.labels import LabelParams
 from mirrorguard.guard.data.screen import ScreenConfig
 from mirrorguard.guard.ledger.duckdb_backend import DuckDBLedgerBackend

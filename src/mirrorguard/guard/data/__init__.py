@@ -34,13 +34,8 @@ from mirrorguard.guard.data.feedback import (
     FeedbackVerdict,
 )
 from mirrorguard.guard.data.findings import Finding, PoisoningBlocked, Policy, ScreenReport
-from mirrorguard.guard.data.fit_screen import (
-    FitScreenPolicy,
-    FitScreenReport,
-    active_policy,
-    screen_for_fit,
-    training_screen,
-)
+from mirrorguard.guard.data.fit_policy import FitScreenPolicy, active_policy, training_screen
+from mirrorguard.guard.data.fit_screen import FitScreenReport, screen_for_fit
 from mirrorguard.guard.data.screen import ScreenConfig, ScreenResult, screen_training_data
 from mirrorguard.guard.data.ueba_guard import GuardedUeba
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mirrorguard.bench.harness import BenchContext, run_suite, write_record
 from mirrorguard.bench.registry import describe, suite_names
-from mirrorguard.guard.data.fit_screen import TrainingPolicy, training_screen
+from mirrorguard.guard.data.fit_policy import TrainingPolicy, training_screen
 from mirrorguard.interfaces.cli.common import (
     EXIT_OK,
     ScreenPolicyOpt,

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from mirrorguard.guard.data.fit_screen import (
+from mirrorguard.guard.data.fit_policy import (
     TrainingPolicy,
     policy_from_settings,
     training_screen,
