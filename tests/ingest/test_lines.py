@@ -44,6 +44,19 @@ def test_overlong_line_is_rejected_with_its_number_and_others_kept():
     assert rejects == [2]
 
 
+def test_line_between_one_and_two_reads_long_is_caught_at_the_default_limit():
+    # 1 MiB reads and a 1 MiB limit: a 1.4 MiB line starts late in the first read and ends
+    # inside the second, so it is never "pending" past the limit; the scan must reject it.
+    long = b"y" * 1_468_006
+    data = b"a" * 100_000 + b"\n" + long + b"\nok\n"
+    lines, rejects = collect(data)
+    assert rejects == [2]
+    assert [n for n, ln in lines if ln] == [1, 3]  # the long one is blanked, numbering kept
+    near = b"z" * (1_048_576 - 10)  # just under the limit: kept
+    lines, rejects = collect(b"b" * 900_000 + b"\n" + near + b"\n")
+    assert rejects == [] and [len(ln) for _, ln in lines] == [900_000, len(near)]
+
+
 def test_truncated_gzip_keeps_complete_lines_and_rejects_the_damage():
     payload = b"".join(f"record {i}\n".encode() for i in range(20000))
     blob = gzip.compress(payload)[:-2000]

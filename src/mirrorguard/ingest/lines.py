@@ -76,18 +76,24 @@ class _Acc:
     parts: list[bytes] = field(default_factory=list)
     size: int = 0
     lines: int = 0
+    #: whether a line over the record limit may be among the parts (else the scan is skipped)
+    maybe_long: bool = False
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes, maybe_long: bool = True) -> None:
         self.parts.append(data)
         self.size += len(data)
         self.lines += data.count(b"\n")
+        self.maybe_long = self.maybe_long or maybe_long
 
     def take(self, ctx: ParseContext) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:
         if self.parts:
-            block, bad = _blank_overlong(b"".join(self.parts), self.first_line, ctx)
+            block = b"".join(self.parts)
+            bad = None
+            if self.maybe_long:
+                block, bad = _blank_overlong(block, self.first_line, ctx)
             yield block, self.first_line, bad
         self.first_line += self.lines
-        self.parts, self.size, self.lines = [], 0, 0
+        self.parts, self.size, self.lines, self.maybe_long = [], 0, 0, False
 
 
 def iter_line_blocks(
@@ -115,7 +121,9 @@ def iter_line_blocks(
         end = buf.rfind(b"\n")
         complete, pending = (buf[: end + 1], buf[end + 1 :]) if end >= 0 else (b"", buf)
         if complete:
-            acc.add(complete)
+            # Lines wholly inside one read are shorter than the read; only the line that
+            # carried ``pending`` over can be longer, so the block scan is needed only then.
+            acc.add(complete, limit < _READ or buf.find(b"\n") > limit)
         if len(pending) > limit:
             yield from _reject_overlong(acc, pending, ctx)
             pending, skipping = b"", True
