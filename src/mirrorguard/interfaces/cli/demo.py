@@ -61,8 +61,8 @@ def _print(report: DemoReport) -> None:
     for name, hit in report.caught().items():
         mark = "[green]caught[/]" if hit else "[red]missed[/]"
         out.print(f"  {name:<13} {mark}")
-    out.print(f"ledger: {report.ledger_entries} decisions recorded (ingests and alerts) and "
-              f"sealed; verify with: mirrorguard ledger verify {report.store} "
+    out.print(f"ledger: {report.ledger_entries} decisions recorded (ingests, training screens, "
+              f"alerts) and sealed; verify with: mirrorguard ledger verify {report.store} "
               f"-k file:{report.public_key}")
     example = "'SELECT * FROM events LIMIT 5'"
     out.print(f"explore: mirrorguard query {example} -s {report.store}")
