@@ -8,7 +8,7 @@ from tests.correlate.conftest import T0, frame, make_alert
 
 from mirrorguard.bus import BusEvent, EventBus
 from mirrorguard.correlate import CorrelationStore, EntityCorrelator
-from mirrorguard.errors import ConfigError, StoreError
+from mirrorguard.errors import ConfigError, MirrorguardError, StoreError
 from mirrorguard.respond import AlertBudget, Suppression, SuppressionBook, build_queue
 from mirrorguard.respond.suppress import matches
 
@@ -80,8 +80,10 @@ def test_rules_apply_to_stored_alerts_persist_and_publish() -> None:
     bus.subscribe(seen.append)
     book, c = _stored_book(bus)
     r = Suppression.create(reason="noisy", created_by="alice", now=NOW, detector="ueba")
-    assert book.add(r, actor="alice", now=NOW) == 3
-    assert book.add(r, actor="alice", now=NOW) == 3  # idempotent by scope
+    assert book.add(r, actor="alice", now=NOW) == 0  # a whole detector: held (two-person rule)
+    assert book.is_pending(r.id) and book.rules(NOW) == [] and book.pending() == [r]
+    assert book.approve(r.id, approver="bob", now=NOW) == 3
+    assert book.add(r, actor="alice", now=NOW) == 3  # idempotent by scope, stays in force
     assert book.con is not None
     rows = book.con.execute("SELECT count(*) FROM suppressed_alerts").fetchall()[0][0]
     assert rows == 3
@@ -93,7 +95,27 @@ def test_rules_apply_to_stored_alerts_persist_and_publish() -> None:
     reopened.remove(r.id, actor="bob", now=NOW)
     assert len(build_queue(c, _alerts(), now=NOW, book=reopened).items) == 2
     assert [(e.kind, e.actor, e.payload["change"]) for e in seen] == [
-        ("suppression", "alice", "added"), ("suppression", "alice", "added")]
+        ("suppression", "alice", "held"), ("suppression", "bob", "approved"),
+        ("suppression", "alice", "added")]
+
+
+def test_two_person_rule_for_detector_wide_and_large_suppressions() -> None:
+    book, _ = _stored_book()
+    r = Suppression.create(reason="noisy", created_by="alice", now=NOW, detector="ueba")
+    book.add(r, actor="alice", now=NOW)
+    for who in ("alice", "automation", " "):
+        with pytest.raises(ConfigError):
+            book.approve(r.id, approver=who, now=NOW)
+    assert book.is_pending(r.id)
+    reopened = SuppressionBook(book.con)  # pending survives a restart
+    assert reopened.is_pending(r.id) and reopened.rules(NOW) == []
+    scoped = Suppression.create(reason="backup box", created_by="alice", now=NOW,
+                                detector="ueba", entities=("host:backup01",))
+    assert not reopened.needs_second_person(scoped, NOW)  # narrow: one person is enough
+    strict = SuppressionBook(book.con, two_person_hidden=2)
+    assert strict.needs_second_person(scoped, NOW)  # ...unless it hides many stored alerts
+    with pytest.raises(MirrorguardError):
+        reopened.approve("sup-unknown", approver="bob", now=NOW)
 
 
 def test_budget_keeps_top_scored_per_detector_and_day() -> None:

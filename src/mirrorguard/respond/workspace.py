@@ -125,7 +125,12 @@ class Workspace:
         return self.book.preview(rule, days, now)
 
     def suppress(self, rule: Suppression, actor: str, now: datetime) -> int:
+        """Add a rule; a high-impact one is held for a second person (``book.is_pending``)."""
         return self.book.add(rule, actor, now)
+
+    def approve_suppression(self, rule_id: str, approver: str, now: datetime) -> int:
+        """A second person puts a held suppression in force (two-person rule)."""
+        return self.book.approve(rule_id, approver, now)
 
     def run_playbooks(self, path: Path, now: datetime, *, incident_id: str | None = None,
                       dry_run: bool = True, files: ResponseFiles | None = None,

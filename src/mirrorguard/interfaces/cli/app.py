@@ -15,6 +15,7 @@ from mirrorguard.interfaces.cli import ledger as ledger_cmd
 from mirrorguard.interfaces.cli import models as models_cmd
 from mirrorguard.interfaces.cli import query as query_cmd
 from mirrorguard.interfaces.cli import sigma as sigma_cmd
+from mirrorguard.interfaces.cli import suppressions as suppressions_cmd
 
 app = typer.Typer(
     name="mirrorguard",
@@ -41,6 +42,7 @@ app.command("verdict")(incidents_cmd.verdict)
 app.add_typer(incidents_cmd.verdicts_app, name="verdicts",
               help="Verdicts held for a second analyst: pending, approve.")
 app.command("suppress")(incidents_cmd.suppress)
+app.add_typer(suppressions_cmd.app, name="suppressions")
 app.add_typer(incidents_cmd.playbook_app, name="playbook", help="Response playbooks.")
 
 guard_app = typer.Typer(help="Security for AI: model files, training data, the ledger.",

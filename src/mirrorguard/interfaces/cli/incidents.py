@@ -206,7 +206,11 @@ def suppress(
     at: str | None = AtOpt, config: Path | None = ConfigOpt, store: Path | None = StoreOpt,
     as_json: bool = JsonOpt,
 ) -> None:
-    """Add a scoped, expiring suppression — or, with --preview, show its impact first."""
+    """Add a scoped, expiring suppression — or, with --preview, show its impact first.
+
+    Silencing a whole detector, or hiding 50 or more stored alerts, is held until a second
+    person approves it (``mirrorguard suppressions approve``); exit 1 when held.
+    """
     with handle_errors(as_json):
         now = _now(at)
         fields = dict(f.split("=", 1) for f in field if "=" in f)
@@ -222,14 +226,21 @@ def suppress(
                                   fields=fields)
         p = ws.preview(rule_obj, days, now)
         hidden = None if preview else ws.suppress(rule_obj, by, now)
+        held = not preview and ws.book.is_pending(rule_obj.id)
     data = {"suppression": rule_obj.to_dict(), "preview": p.__dict__, "text": p.text(),
-            "added": not preview, "hidden_stored_alerts": hidden}
+            "added": not preview and not held, "held_for_approval": held,
+            "hidden_stored_alerts": hidden}
     if as_json:
         emit_json(data)
     else:
         out.print(p.text())
-        out.print(f"{'added' if not preview else 'not added (preview)'}: {rule_obj.id}")
-    raise typer.Exit(EXIT_FINDINGS if preview and p.true_positive_alerts else EXIT_OK)
+        if held:
+            out.print(f"held: {rule_obj.id} silences a whole detector or many alerts; a second "
+                      f"person must approve: mirrorguard suppressions approve {rule_obj.id} "
+                      "--by OTHER")
+        else:
+            out.print(f"{'added' if not preview else 'not added (preview)'}: {rule_obj.id}")
+    raise typer.Exit(EXIT_FINDINGS if held or (preview and p.true_positive_alerts) else EXIT_OK)
 
 
 @playbook_app.command("run")
