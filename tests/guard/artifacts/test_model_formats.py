@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +43,11 @@ def test_detector_round_trip_keeps_params_state_and_scores(
     assert manifest.lineage.ingest_ids == ("ingest-1",)
     assert manifest.lineage.training_data is not None
     assert manifest.lineage.training_data.rows == 400
-    assert {f.path for f in manifest.files} == {"state.json", "arrays.npz"}
+    assert {f.path for f in manifest.files} == {"state.json", "arrays.npz",
+                                                "training_screen.json"}
+    # what the training screen found travels with the model, signed like the rest
+    assert original.screen_report_ is not None
+    assert loaded.screen_report_ == json.loads(json.dumps(original.screen_report_))
 
 
 def test_detector_not_in_class_registry_is_refused(

@@ -1,6 +1,7 @@
 """Saving and loading mirrorguard detectors: JSON metadata + NumPy arrays, never pickle.
 
-A detector is saved from :meth:`Detector.get_params` (into the manifest) and
+A detector is saved from :meth:`Detector.get_params` (into the manifest),
+its training-screen report (``training_screen.json``, when the fit was screened) and
 :meth:`Detector.get_state` (``state.json`` for the metadata and the array specs,
 ``arrays.npz`` for the arrays, written by NumPy and read back with ``allow_pickle=False``).
 Object-dtype arrays are refused at save time. Loading rebuilds the detector through an explicit
@@ -38,6 +39,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -56,6 +58,9 @@ STATE_FILE = "state.json"
 ARRAYS_FILE = "arrays.npz"
 ROLE_STATE = "detector-state"
 ROLE_ARRAYS = "detector-arrays"
+#: what the training-data screen found when the detector was fitted (provenance, signed too)
+SCREEN_FILE = "training_screen.json"
+ROLE_SCREEN = "training-screen"
 _ARRAY_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$")
 
 _NP_RESERVED = frozenset({"file", "allow_pickle", "args", "kwds"})
@@ -135,10 +140,29 @@ def save_detector(
         STATE_FILE: (ROLE_STATE, state),
         ARRAYS_FILE: (ROLE_ARRAYS, arrays_to_npz(arrays)),
     }
+    screen = getattr(det, "screen_report_", None)
+    if screen is not None:
+        screen = _finite(screen)
+        try:
+            check_json_value(screen, "training screen report")
+        except IntegrityError as exc:
+            raise FormatError(f"detector {det.name!r}: screen report is not JSON: {exc}") from exc
+        payloads[SCREEN_FILE] = (ROLE_SCREEN, canonical_json(screen))
     return seal_model_dir(
         Path(path), payloads, name=name or det.name, kind="detector", detector=det.name,
         params=params, signer=signer, lineage=lineage, metrics=metrics, overwrite=overwrite,
     )
+
+
+def _finite(obj: Any) -> Any:
+    """A JSON-able copy with NaN and infinities as ``null`` (reports carry NaN p-values)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_finite(v) for v in obj]
+    return obj
 
 
 def detector_from_verified(vm: VerifiedModel, classes: DetectorClasses) -> Detector:
@@ -162,6 +186,12 @@ def detector_from_verified(vm: VerifiedModel, classes: DetectorClasses) -> Detec
     det = cls.from_state(dict(manifest.params), state["meta"], arrays)
     if not isinstance(det, cls):
         raise FormatError(f"{cls.__name__}.from_state returned {type(det).__name__}", file=where)
+    if SCREEN_FILE in vm.payloads:  # verified with the rest; older models have none
+        screen = read_json(vm.payload(SCREEN_FILE), f"{where}/{SCREEN_FILE}")
+        if not isinstance(screen, dict):
+            raise UnsafeArtifactError("the training screen report must be an object",
+                                      file=f"{where}/{SCREEN_FILE}")
+        det.screen_report_ = screen
     return det
 
 
