@@ -11,7 +11,8 @@ Three entry points, each usable alone:
   Every detector ``fit`` runs it through :mod:`.fit_screen` (labelled data; cheap flood,
   infinity and shift checks for unlabelled data) under the policy set with
   ``training_screen(FitScreenPolicy(...) | "quarantine" | "block" | "warn" | "off")``.
-* **Baselines** — :class:`GuardedUeba` (UEBA behind a drift budget) and, for any numeric
+* **Baselines** — :class:`GuardedUeba` (UEBA behind a drift budget),
+  :class:`GuardedStreamingHistogram` (the streaming anomaly detector likewise) and, for any numeric
   baseline, :class:`DriftBudget` / :class:`GuardedBaseline` with a signed :class:`Anchor`.
 * **Feedback** — ``FeedbackGuard().review(FeedbackVerdict(...)) -> Decision`` for each analyst
   verdict; learn only from ``Decision.weight`` (0 for held or rejected verdicts); high-impact
@@ -37,6 +38,7 @@ from mirrorguard.guard.data.findings import Finding, PoisoningBlocked, Policy, S
 from mirrorguard.guard.data.fit_policy import FitScreenPolicy, active_policy, training_screen
 from mirrorguard.guard.data.fit_screen import FitScreenReport, screen_for_fit
 from mirrorguard.guard.data.screen import ScreenConfig, ScreenResult, screen_training_data
+from mirrorguard.guard.data.stream_guard import GuardedStreamingHistogram
 from mirrorguard.guard.data.ueba_guard import GuardedUeba
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "FitScreenPolicy",
     "FitScreenReport",
     "GuardedBaseline",
+    "GuardedStreamingHistogram",
     "GuardedUeba",
     "PoisoningBlocked",
     "Policy",
