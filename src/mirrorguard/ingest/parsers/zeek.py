@@ -235,8 +235,10 @@ class JsonBlockReader:
     learned schema is kept only when an exact count proves nothing was dropped: in compact
     JSON every key is one ``":`` token, so the block's count of ``":`` tokens, less its
     ``":null`` tokens, must equal the number of non-null values Polars parsed (nested struct
-    fields included). An unknown key with a value, ``":`` inside a string value or non-compact
-    JSON all break the equality, and the block takes the full-inference path; what it learns is
+    fields included). Both counts are C substring counts (``bytes.count``); the second is
+    skipped when the first already matches, as it does for Zeek, which writes no nulls. An
+    unknown key with a value, ``":`` inside a string value or non-compact JSON all break the
+    equality, and the block takes the full-inference path; what it learns is
     merged into the schema. (An unknown key whose value is ``null`` carries no data and may go
     unnoticed until it first has a value.)
     """
@@ -268,7 +270,11 @@ class JsonBlockReader:
             df = pl.read_ndjson(io.BytesIO(block), schema=self._schema)
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             return None
-        return df if _non_null_values(df) == _valued_keys(block) else None
+        parsed = _non_null_values(df)
+        keys = block.count(b'":')  # Zeek writes no nulls: one count usually settles it
+        if parsed == keys or parsed == keys - block.count(b'":n'):
+            return df
+        return None
 
     def _learn(self, schema: pl.Schema) -> None:
         merged = dict(self._schema or {})
@@ -276,13 +282,6 @@ class JsonBlockReader:
             old = merged.get(name)
             merged[name] = dtype if old is None or old == dtype else pl.String()
         self._schema = merged
-
-
-def _valued_keys(block: bytes) -> int:
-    """Count ``":`` tokens not followed by ``n`` (in compact JSON a value starting with ``n``
-    after a key can only be ``null``). Two substring counts in C: 3.4x faster than a NumPy
-    pass over the bytes (28 vs 96 ms per 16 MiB block) with the same result."""
-    return block.count(b'":') - block.count(b'":n')
 
 
 def _has_list_of_struct(dtype: pl.DataType) -> bool:
