@@ -119,6 +119,11 @@ class Verifier:
         self._key = key
         self.key_id = fingerprint(key)
 
+    def public_hex(self) -> str:
+        """The raw public key as hex (what :func:`load_public_key` also accepts)."""
+        return self._key.public_bytes(serialization.Encoding.Raw,
+                                      serialization.PublicFormat.Raw).hex()
+
     def verify(self, data: bytes, signature: bytes) -> bool:
         """True when valid; raises :class:`IntegrityError` when not."""
         try:

@@ -51,3 +51,28 @@ def test_boiling_frog_scenario_on_real_sizes() -> None:
     res = boiling_frog_scenario(folder, seed=1, windows=30, n_hosts=5, history_days=10)
     assert res["detected_guarded"] is True and res["detected_unguarded"] is False
     assert res["drift_flagged_window"] is not None and res["drift_flagged_window"] < 20
+
+
+def test_a_restarted_guarded_ueba_keeps_its_budget() -> None:
+    from mirrorguard.detect.registry import rebuild
+
+    rng = np.random.default_rng(4)
+    det = GuardedUeba(dimensions=("bytes_out",), rarity=("destination",), decay=0.9)
+    det.fit(_frame(range(7), {}, rng))
+    det.anchor(Signer(generate_keypair()[0]))
+    for d in range(7, 12):
+        det.learn(_frame(range(d, d + 1), {"ws1": 1.1}, rng))
+    params = det.get_params()
+    assert isinstance(params["budget"], dict | type(None))
+    meta, arrays = det.get_state()
+    again = rebuild("ueba_guarded", params, meta, arrays)
+    assert isinstance(again, GuardedUeba) and again.updates_ == det.updates_
+    for d in range(12, 30):
+        day = _frame(range(d, d + 1), {"ws1": 1.1}, rng)
+        det.learn(day)
+        again.learn(day)
+    assert again.held().tolist() == det.held().tolist() == ["ws1|bytes_out"]
+    assert again.drift_findings().equals(det.drift_findings())
+    tampered = {**meta, "budget": {**meta["budget"], "public_key": "00" * 32}}
+    with pytest.raises(Exception, match=r"signature|key"):
+        rebuild("ueba_guarded", params, tampered, arrays)

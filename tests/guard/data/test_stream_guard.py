@@ -69,3 +69,27 @@ def test_anchor_needs_history_and_a_valid_signature() -> None:
         det.attach(signed, other)
     det.learn(_batch(rng, 100).with_columns(pl.lit(None, dtype=pl.Float64).alias("bytes")))
     assert det.updates_ == 1  # nulls are skipped, not judged
+
+
+def test_a_saved_guarded_detector_carries_on_guarded(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from mirrorguard.detect.registry import rebuild
+    from mirrorguard.guard.artifacts.detector_io import load_detector, save_detector
+
+    guarded, _, _, rng = _pair(3)
+    for w in range(8):
+        guarded.learn(_batch(rng, 500, 1.08 ** (w + 1)))
+    meta, arrays = guarded.get_state()
+    again = rebuild("streaming_hbos_guarded", guarded.get_params(), meta, arrays)
+    assert isinstance(again, GuardedStreamingHistogram)
+    priv, pub = generate_keypair()
+    save_detector(guarded, tmp_path / "m", Signer(priv))
+    loaded = load_detector(tmp_path / "m", Verifier(pub),
+                           {"streaming_hbos_guarded": GuardedStreamingHistogram})
+    rest = [_batch(rng, 500, 1.08 ** (w + 9)) for w in range(22)]
+    for det in (guarded, again, loaded):
+        for day in rest:
+            det.learn(day)
+    keys = [[f["key"] for f in d.drift_findings()] for d in (guarded, again, loaded)]
+    assert keys[0] == keys[1] == keys[2] == ["bytes"]
+    probe = _batch(rng, 50)
+    np.testing.assert_array_equal(guarded.score(probe), loaded.score(probe))

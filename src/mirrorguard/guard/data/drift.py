@@ -38,12 +38,13 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 import numpy as np
 import polars as pl
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from scipy.stats import norm
 
 from mirrorguard.errors import IntegrityError
@@ -149,6 +150,19 @@ class SignedAnchor:
                    signature=base64.b64decode(doc["signature"]))
 
 
+def _json_safe(obj: Any) -> Any:
+    """Findings as JSON (NaN and infinities as ``null``)."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return _json_safe(obj.item())
+    return obj
+
+
 def mann_kendall(history: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mann–Kendall S and one-sided upward p-value per row of ``history`` (keys, t).
 
@@ -174,6 +188,8 @@ class DriftBudget:
         self.config = config or BudgetConfig()
         self.anchor = anchor.verify(verifier)
         self.anchor_digest = anchor.payload
+        self.signed = anchor
+        self.verifier = verifier
         self._index = {k: i for i, k in enumerate(self.anchor.keys)}
         n = len(self.anchor.keys)
         self.level = self.anchor.center.copy()
@@ -185,6 +201,36 @@ class DriftBudget:
 
     def held_keys(self) -> list[str]:
         return [k for k, h in zip(self.anchor.keys, self.held, strict=True) if h]
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Everything needed to carry on after a restart: the signed anchor and the public key
+        that verified it, the settings, findings, and the running levels and tests."""
+        meta: dict[str, Any] = {
+            "anchor": self.signed.to_json(), "public_key": self.verifier.public_hex(),
+            "config": asdict(self.config), "findings": _json_safe(self.findings)}
+        arrays = {"level": self.level, "history": self.history, "count": self.count,
+                  "cusum": self.cusum, "held": self.held}
+        return meta, arrays
+
+    @classmethod
+    def from_state(cls, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> DriftBudget:
+        """Rebuild a budget; the anchor's signature is checked again with its recorded key
+        (the saved detector as a whole is signed too, so the key cannot be swapped unseen)."""
+        verifier = Verifier(Ed25519PublicKey.from_public_bytes(bytes.fromhex(
+            str(meta["public_key"]))))
+        budget = cls(SignedAnchor.from_json(str(meta["anchor"])), verifier,
+                     BudgetConfig(**meta["config"]))
+        n = len(budget.anchor.keys)
+        level = np.asarray(arrays["level"], dtype=np.float64)
+        if level.shape != (n,):
+            raise IntegrityError(f"budget state has {level.shape} levels for {n} anchor keys")
+        budget.level = level
+        budget.history = np.asarray(arrays["history"], dtype=np.float64).reshape(n, -1)
+        budget.count = np.asarray(arrays["count"], dtype=np.int64)
+        budget.cusum = np.asarray(arrays["cusum"], dtype=np.float64)
+        budget.held = np.asarray(arrays["held"], dtype=bool)
+        budget.findings = list(meta["findings"])
+        return budget
 
     def _sign(self) -> float:
         return {"up": 1.0, "down": -1.0, "both": 0.0}[self.config.direction]
@@ -298,3 +344,27 @@ class GuardedBaseline:
         if vals is None or vals.size == 0:
             raise IntegrityError(f"no baseline for key {key!r}")
         return float(np.quantile(vals, q))
+
+
+def budget_config(value: BudgetConfig | dict[str, Any] | None) -> BudgetConfig | None:
+    """A budget setting given as a :class:`BudgetConfig` or as its dict (saved parameters)."""
+    return BudgetConfig(**value) if isinstance(value, dict) else value
+
+
+def save_budget(budget: DriftBudget | None, updates: int,
+                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``(meta, arrays)`` entries a guarded detector adds to its state (``budget_`` prefix)."""
+    if budget is None:
+        return {"budget": None}, {}
+    meta, arrays = budget.get_state()
+    return ({"budget": meta, "budget_updates": updates},
+            {f"budget_{k}": v for k, v in arrays.items()})
+
+
+def load_budget(meta: dict[str, Any], arrays: dict[str, np.ndarray],
+                ) -> tuple[DriftBudget | None, int]:
+    """The budget and update count saved by :func:`save_budget` (``None`` if there was none)."""
+    if meta.get("budget") is None:
+        return None, 0
+    own = {k.removeprefix("budget_"): v for k, v in arrays.items() if k.startswith("budget_")}
+    return DriftBudget.from_state(meta["budget"], own), int(meta["budget_updates"])

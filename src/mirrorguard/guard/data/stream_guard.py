@@ -30,6 +30,7 @@ window). ``attach(signed_anchor, verifier)`` re-attaches a stored anchor (signat
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import asdict
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -37,7 +38,15 @@ import polars as pl
 
 from mirrorguard.detect.common import benign_mask
 from mirrorguard.detect.streaming import StreamingHistogram
-from mirrorguard.guard.data.drift import Anchor, BudgetConfig, DriftBudget, SignedAnchor
+from mirrorguard.guard.data.drift import (
+    Anchor,
+    BudgetConfig,
+    DriftBudget,
+    SignedAnchor,
+    budget_config,
+    load_budget,
+    save_budget,
+)
 from mirrorguard.guard.keys import Signer, Verifier
 
 _SKIP = "\x00"  # key of values the budget must not judge (null, NaN, negative)
@@ -56,12 +65,12 @@ class GuardedStreamingHistogram(StreamingHistogram):
         decay: float = 0.99,
         categorical: Sequence[str] | None = None,
         exclude: Sequence[str] = (),
-        budget: BudgetConfig | None = None,
+        budget: BudgetConfig | dict[str, Any] | None = None,
         anchor_windows: int = 20,
     ) -> None:
         super().__init__(n_bins=n_bins, alpha=alpha, decay=decay, categorical=categorical,
                          exclude=exclude)
-        self.budget = budget
+        self.budget = budget_config(budget)
         self.anchor_windows = anchor_windows
 
     def fit(self, X: pl.DataFrame, y: np.ndarray | None = None) -> Self:
@@ -131,3 +140,30 @@ class GuardedStreamingHistogram(StreamingHistogram):
         """Columns whose level is frozen until a new anchor is signed."""
         budget: DriftBudget | None = getattr(self, "budget_", None)
         return np.array([] if budget is None else budget.held_keys(), dtype=str)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters with the budget setting as a plain dict (JSON-able)."""
+        params = super().get_params()
+        if isinstance(params.get("budget"), BudgetConfig):
+            params["budget"] = asdict(params["budget"])
+        return params
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The detector's state plus its drift budget (signed anchor, levels, tests), so a
+        restart carries on guarded. History not yet anchored is not saved: anchor first."""
+        meta, arrays = super().get_state()
+        bmeta, barrays = save_budget(getattr(self, "budget_", None),
+                                     int(getattr(self, "updates_", 0)))
+        meta["volume_columns"] = list(getattr(self, "volume_columns_", []))
+        return {**meta, **bmeta}, {**arrays, **barrays}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> Self:
+        own = {k: v for k, v in arrays.items() if not k.startswith("budget_")}
+        det = super().from_state(params, meta, own)
+        budget, updates = load_budget(meta, arrays)
+        if budget is not None:
+            det.budget_, det.updates_ = budget, updates
+        det.volume_columns_ = [str(c) for c in meta.get("volume_columns", [])]
+        return det

@@ -13,14 +13,23 @@ anchor is re-attached with ``attach(signed_anchor, verifier)`` (the signature is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from dataclasses import asdict
+from typing import Any, ClassVar, Self
 
 import numpy as np
 import polars as pl
 
 from mirrorguard.detect.ueba import UebaDetector
 from mirrorguard.features.entity import DIMENSIONS, RARITY_FIELDS
-from mirrorguard.guard.data.drift import Anchor, BudgetConfig, DriftBudget, SignedAnchor
+from mirrorguard.guard.data.drift import (
+    Anchor,
+    BudgetConfig,
+    DriftBudget,
+    SignedAnchor,
+    budget_config,
+    load_budget,
+    save_budget,
+)
 from mirrorguard.guard.keys import Signer, Verifier
 
 _KEY_SEP = "|"
@@ -46,14 +55,14 @@ class GuardedUeba(UebaDetector):
         min_logons: int = 20,
         n_bins: int = 64,
         decay: float = 1.0,
-        budget: BudgetConfig | None = None,
+        budget: BudgetConfig | dict[str, Any] | None = None,
     ) -> None:
         super().__init__(entity=entity, window=window, dimensions=dimensions, rarity=rarity,
                          peers=peers, peer_prefix=peer_prefix, min_history=min_history,
                          alert_percentile=alert_percentile, min_ratio=min_ratio,
                          hour_share=hour_share, min_logons=min_logons, n_bins=n_bins,
                          decay=decay)
-        self.budget = budget
+        self.budget = budget_config(budget)
 
     def _long(self, windows: pl.DataFrame) -> pl.DataFrame:
         return windows.select("entity", "window_start", *self.dimensions).unpivot(
@@ -124,3 +133,28 @@ class GuardedUeba(UebaDetector):
         """Keys whose level is frozen until a new anchor is signed."""
         budget: DriftBudget | None = getattr(self, "budget_", None)
         return np.array([] if budget is None else budget.held_keys(), dtype=str)
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters with the budget setting as a plain dict (JSON-able)."""
+        params = super().get_params()
+        if isinstance(params.get("budget"), BudgetConfig):
+            params["budget"] = asdict(params["budget"])
+        return params
+
+    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """The detector's state plus its drift budget (signed anchor, levels, tests), so a
+        restart carries on guarded. History not yet anchored is not saved: anchor first."""
+        meta, arrays = super().get_state()
+        bmeta, barrays = save_budget(getattr(self, "budget_", None),
+                                     int(getattr(self, "updates_", 0)))
+        return {**meta, **bmeta}, {**arrays, **barrays}
+
+    @classmethod
+    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
+                   arrays: dict[str, np.ndarray]) -> Self:
+        own = {k: v for k, v in arrays.items() if not k.startswith("budget_")}
+        det = super().from_state(params, meta, own)
+        budget, updates = load_budget(meta, arrays)
+        if budget is not None:
+            det.budget_, det.updates_ = budget, updates
+        return det
