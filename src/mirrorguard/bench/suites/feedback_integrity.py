@@ -16,7 +16,10 @@ positive". Alerts are dealt at random; 15 % get a second reviewer. Verdicts stre
 Figures: ``malicious_flagged_after`` (the malicious analyst's verdicts, all detectors, until it is
 flagged) and ``honest_flagged`` over 2,000 team verdicts for the suite seed; the same over five
 seeds; ``honest_flagged_long`` over 20,000 verdicts and a team without a malicious analyst; the
-rate-limit and two-person-rule checks.
+rate-limit and two-person-rule checks. ``end_to_end``: the same 2,000-verdict team through
+:class:`~mirrorguard.learn.AnalystLoop` (the product path, guard as its default screen) and
+through an unguarded loop — how much verdict weight the malicious analyst's flipped verdicts
+taught.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from mirrorguard.bench import datasets as ds
 from mirrorguard.bench.harness import BenchContext, SuiteResult
 from mirrorguard.guard.data.feedback import Action, FeedbackGuard, FeedbackVerdict
 from mirrorguard.guard.data.prep import TabularEncoder
+from mirrorguard.learn import AcceptAll, AnalystLoop, Verdict, VerdictContext
 from mirrorguard.schema.alerts import VerdictLabel
 
 ALERT_AT = 0.3
@@ -100,6 +104,44 @@ def simulate(alerts: dict[str, np.ndarray], *, seed: int, n_verdicts: int, n_ana
     }
 
 
+def through_loop(alerts: dict[str, np.ndarray], *, seed: int, n_verdicts: int,
+                 target: str, guarded: bool, n_analysts: int = 10, malicious: int = 0,
+                 flip: float = 0.3, overlap: float = 0.15) -> dict[str, Any]:
+    """The same team, end to end: verdicts go through :class:`AnalystLoop` (whose default
+    screen is the guard) instead of the guard alone: how much the malicious analyst's flipped
+    verdicts taught (verdicts x weight: weights, thresholds and retraining labels all scale by
+    it), with the guard and with :class:`AcceptAll`."""
+    rng = np.random.default_rng(seed)
+    lapse, tau = _team(rng, n_analysts)
+    loop = AnalystLoop() if guarded else AnalystLoop(screen=AcceptAll())
+    names = [f"analyst-{i:02d}" for i in range(n_analysts)]
+    count = step = 0
+    taught = 0.0  # verdict weight the malicious analyst's flipped verdicts taught
+    flips = 0
+    while count < n_verdicts:
+        i = int(rng.integers(len(alerts["truth"])))
+        ev, truth, det = (float(alerts["evidence"][i]), bool(alerts["truth"][i]),
+                          str(alerts["detector"][i]))
+        for a in rng.choice(n_analysts, 2 if rng.random() < overlap else 1,
+                            replace=False).tolist():
+            logit = abs(np.log(max(ev, 1e-9) / max(1 - ev, 1e-9)))
+            says_tp = truth != (rng.random() < lapse[a] + (0.5 - lapse[a])
+                                * np.exp(-logit / tau[a]))
+            flipped = a == malicious and det == target and says_tp and rng.random() < flip
+            label = (VerdictLabel.FALSE_POSITIVE if flipped or not says_tp
+                     else VerdictLabel.TRUE_POSITIVE)
+            step += 1
+            out = loop.record(
+                Verdict("alert", f"al-{i}", names[a], label, "", "alert",
+                        T0 + timedelta(minutes=3 * step)),
+                VerdictContext(det, alert_ids=(f"al-{i}",), evidence=ev))
+            flips += int(flipped)
+            if flipped and out.decision.accepted:
+                taught += out.decision.weight
+            count += 1
+    return {"flipped_verdicts": flips, "flipped_verdict_weight_taught": round(taught, 2)}
+
+
 def _controls() -> dict[str, Any]:
     """Rate limit and two-person rule on the real guard."""
     guard = FeedbackGuard()
@@ -140,6 +182,9 @@ def run(ctx: BenchContext) -> SuiteResult:
             "honest_flagged": [main["honest_flagged"]] + [s["honest_flagged"] for s in seeds]},
         "honest_flagged_long": control["honest_flagged"], "long_verdicts": control["verdicts"],
         "controls": _controls(),
+        "end_to_end": {name: through_loop(alerts, seed=ctx.seed, n_verdicts=n, target=target,
+                                          guarded=name == "guarded")
+                       for name in ("guarded", "unguarded")},
         "analysts": main["report"],
         "alerts": {"n": len(alerts["truth"]), "true_positive_share":
                    round(float(alerts["truth"].mean()), 4),
