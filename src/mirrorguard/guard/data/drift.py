@@ -344,27 +344,3 @@ class GuardedBaseline:
         if vals is None or vals.size == 0:
             raise IntegrityError(f"no baseline for key {key!r}")
         return float(np.quantile(vals, q))
-
-
-def budget_config(value: BudgetConfig | dict[str, Any] | None) -> BudgetConfig | None:
-    """A budget setting given as a :class:`BudgetConfig` or as its dict (saved parameters)."""
-    return BudgetConfig(**value) if isinstance(value, dict) else value
-
-
-def save_budget(budget: DriftBudget | None, updates: int,
-                ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``(meta, arrays)`` entries a guarded detector adds to its state (``budget_`` prefix)."""
-    if budget is None:
-        return {"budget": None}, {}
-    meta, arrays = budget.get_state()
-    return ({"budget": meta, "budget_updates": updates},
-            {f"budget_{k}": v for k, v in arrays.items()})
-
-
-def load_budget(meta: dict[str, Any], arrays: dict[str, np.ndarray],
-                ) -> tuple[DriftBudget | None, int]:
-    """The budget and update count saved by :func:`save_budget` (``None`` if there was none)."""
-    if meta.get("budget") is None:
-        return None, 0
-    own = {k.removeprefix("budget_"): v for k, v in arrays.items() if k.startswith("budget_")}
-    return DriftBudget.from_state(meta["budget"], own), int(meta["budget_updates"])

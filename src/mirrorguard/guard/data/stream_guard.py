@@ -30,7 +30,6 @@ window). ``attach(signed_anchor, verifier)`` re-attaches a stored anchor (signat
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from typing import Any, ClassVar, Self
 
 import numpy as np
@@ -38,22 +37,15 @@ import polars as pl
 
 from mirrorguard.detect.common import benign_mask
 from mirrorguard.detect.streaming import StreamingHistogram
-from mirrorguard.guard.data.drift import (
-    Anchor,
-    BudgetConfig,
-    DriftBudget,
-    SignedAnchor,
-    budget_config,
-    load_budget,
-    save_budget,
-)
+from mirrorguard.guard.data.budgeted import Budgeted, budget_config
+from mirrorguard.guard.data.drift import Anchor, BudgetConfig, SignedAnchor
 from mirrorguard.guard.keys import Signer, Verifier
 
 _SKIP = "\x00"  # key of values the budget must not judge (null, NaN, negative)
 _MAX_ANCHOR_ROWS = 200_000
 
 
-class GuardedStreamingHistogram(StreamingHistogram):
+class GuardedStreamingHistogram(Budgeted, StreamingHistogram):
     """:class:`StreamingHistogram` whose learning respects a signed-anchor drift budget."""
 
     name: ClassVar[str] = "streaming_hbos_guarded"
@@ -111,15 +103,9 @@ class GuardedStreamingHistogram(StreamingHistogram):
         self.attach(signed, Verifier(signer.public_key), cfg)
         return signed
 
-    def attach(self, signed: SignedAnchor, verifier: Verifier,
-               config: BudgetConfig | None = None) -> None:
-        """Use a stored anchor (its signature must verify)."""
-        self.budget_ = DriftBudget(signed, verifier, config or self.budget)
-        self.updates_ = 0
-
     def learn(self, X: pl.DataFrame) -> Self:
         """Learn one batch, its volumes clipped to the budget (unbudgeted before ``anchor``)."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
+        budget = self._budget()
         if budget is None or X.height == 0:
             return super().learn(X)
         keys, values = self._long(X)
@@ -133,37 +119,15 @@ class GuardedStreamingHistogram(StreamingHistogram):
 
     def drift_findings(self) -> list[dict[str, Any]]:
         """Findings raised by the budget so far (one per column that drifted)."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
-        return [] if budget is None else list(budget.findings)
-
-    def held(self) -> np.ndarray:
-        """Columns whose level is frozen until a new anchor is signed."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
-        return np.array([] if budget is None else budget.held_keys(), dtype=str)
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters with the budget setting as a plain dict (JSON-able)."""
-        params = super().get_params()
-        if isinstance(params.get("budget"), BudgetConfig):
-            params["budget"] = asdict(params["budget"])
-        return params
+        return self.budget_findings()
 
     def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The detector's state plus its drift budget (signed anchor, levels, tests), so a
-        restart carries on guarded. History not yet anchored is not saved: anchor first."""
         meta, arrays = super().get_state()
-        bmeta, barrays = save_budget(getattr(self, "budget_", None),
-                                     int(getattr(self, "updates_", 0)))
-        meta["volume_columns"] = list(getattr(self, "volume_columns_", []))
-        return {**meta, **bmeta}, {**arrays, **barrays}
+        return {**meta, "volume_columns": list(getattr(self, "volume_columns_", []))}, arrays
 
     @classmethod
     def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
                    arrays: dict[str, np.ndarray]) -> Self:
-        own = {k: v for k, v in arrays.items() if not k.startswith("budget_")}
-        det = super().from_state(params, meta, own)
-        budget, updates = load_budget(meta, arrays)
-        if budget is not None:
-            det.budget_, det.updates_ = budget, updates
+        det = super().from_state(params, meta, arrays)
         det.volume_columns_ = [str(c) for c in meta.get("volume_columns", [])]
         return det

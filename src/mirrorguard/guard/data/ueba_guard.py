@@ -13,29 +13,20 @@ anchor is re-attached with ``attach(signed_anchor, verifier)`` (the signature is
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar
 
-import numpy as np
 import polars as pl
 
 from mirrorguard.detect.ueba import UebaDetector
 from mirrorguard.features.entity import DIMENSIONS, RARITY_FIELDS
-from mirrorguard.guard.data.drift import (
-    Anchor,
-    BudgetConfig,
-    DriftBudget,
-    SignedAnchor,
-    budget_config,
-    load_budget,
-    save_budget,
-)
+from mirrorguard.guard.data.budgeted import Budgeted, budget_config
+from mirrorguard.guard.data.drift import Anchor, BudgetConfig, SignedAnchor
 from mirrorguard.guard.keys import Signer, Verifier
 
 _KEY_SEP = "|"
 
 
-class GuardedUeba(UebaDetector):
+class GuardedUeba(Budgeted, UebaDetector):
     """:class:`UebaDetector` whose updates respect a signed-anchor drift budget."""
 
     name: ClassVar[str] = "ueba_guarded"
@@ -74,7 +65,7 @@ class GuardedUeba(UebaDetector):
         self, windows: pl.DataFrame, values: pl.DataFrame, hours: pl.DataFrame
     ) -> None:
         """Budgeted update once anchored; before that, history is recorded for the anchor."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
+        budget = self._budget()
         if budget is None:
             rec = self._long(windows)
             prev: pl.DataFrame | None = getattr(self, "anchor_history_", None)
@@ -111,16 +102,9 @@ class GuardedUeba(UebaDetector):
         self.attach(signed, Verifier(signer.public_key), cfg)
         return signed
 
-    def attach(self, signed: SignedAnchor, verifier: Verifier,
-               config: BudgetConfig | None = None) -> None:
-        """Use a stored anchor (its signature must verify)."""
-        self.budget_ = DriftBudget(signed, verifier, config or self.budget)
-        self.updates_ = 0
-
     def drift_findings(self) -> pl.DataFrame:
         """Findings raised by the budget so far (entity and dimension split out)."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
-        rows: list[dict[str, Any]] = [] if budget is None else budget.findings
+        rows = self.budget_findings()
         if not rows:
             return pl.DataFrame(schema={"entity": pl.String, "dimension": pl.String,
                                         "kind": pl.String, "window": pl.Int64})
@@ -128,33 +112,3 @@ class GuardedUeba(UebaDetector):
         return f.with_columns(
             pl.col("key").str.split_exact(_KEY_SEP, 1).struct.rename_fields(
                 ["entity", "dimension"])).unnest("key")
-
-    def held(self) -> np.ndarray:
-        """Keys whose level is frozen until a new anchor is signed."""
-        budget: DriftBudget | None = getattr(self, "budget_", None)
-        return np.array([] if budget is None else budget.held_keys(), dtype=str)
-
-    def get_params(self) -> dict[str, Any]:
-        """Constructor parameters with the budget setting as a plain dict (JSON-able)."""
-        params = super().get_params()
-        if isinstance(params.get("budget"), BudgetConfig):
-            params["budget"] = asdict(params["budget"])
-        return params
-
-    def get_state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """The detector's state plus its drift budget (signed anchor, levels, tests), so a
-        restart carries on guarded. History not yet anchored is not saved: anchor first."""
-        meta, arrays = super().get_state()
-        bmeta, barrays = save_budget(getattr(self, "budget_", None),
-                                     int(getattr(self, "updates_", 0)))
-        return {**meta, **bmeta}, {**arrays, **barrays}
-
-    @classmethod
-    def from_state(cls, params: dict[str, Any], meta: dict[str, Any],
-                   arrays: dict[str, np.ndarray]) -> Self:
-        own = {k: v for k, v in arrays.items() if not k.startswith("budget_")}
-        det = super().from_state(params, meta, own)
-        budget, updates = load_budget(meta, arrays)
-        if budget is not None:
-            det.budget_, det.updates_ = budget, updates
-        return det
