@@ -45,23 +45,28 @@ def test_ingest_directory_counts_quarantine_and_idempotence(tmp_path):
     assert {e.actor for e in seen} == {"automation"}
 
 
+def killed_ingest(ing, path, monkeypatch, at_batch):
+    """Run ``ing`` over ``path``, killed (KeyboardInterrupt) as it stores batch ``at_batch``."""
+    st = ing.store
+    original = st.append_events
+    calls = {"n": 0}
+
+    def dying(frame):
+        calls["n"] += 1
+        if calls["n"] == at_batch:
+            raise KeyboardInterrupt("killed mid-ingest")
+        return original(frame)
+
+    monkeypatch.setattr(st, "append_events", dying)
+    with pytest.raises(KeyboardInterrupt):
+        ing.ingest([path])
+    monkeypatch.setattr(st, "append_events", original)
+
+
 def test_killed_ingest_leaves_store_consistent_and_next_run_completes(tmp_path, monkeypatch):
     write_logs(tmp_path / "logs")
     with DuckDBStore(tmp_path / "s.duckdb") as st:
-        ing = Ingestor(Settings(), st)
-        calls = {"n": 0}
-        original = st.append_events
-
-        def dying(frame):
-            calls["n"] += 1
-            if calls["n"] == 2:
-                raise KeyboardInterrupt("killed mid-ingest")
-            return original(frame)
-
-        monkeypatch.setattr(st, "append_events", dying)
-        with pytest.raises(KeyboardInterrupt):
-            ing.ingest([tmp_path / "logs"])
-        monkeypatch.setattr(st, "append_events", original)
+        killed_ingest(Ingestor(Settings(), st), tmp_path / "logs", monkeypatch, at_batch=2)
         n_before = st.query("SELECT count(*) AS n FROM events")["n"][0]
         assert n_before == 1000  # the first source committed, the second rolled back
         Ingestor(Settings(), st).ingest([tmp_path / "logs"])
@@ -111,19 +116,7 @@ def test_long_source_commits_in_steps_and_a_killed_run_is_redone(tmp_path, monke
     (tmp_path / "logs" / "conn.json").write_text("\n".join(rows[:n]) + "\n")
     settings = Settings.model_validate({"ingest": {"batch_bytes": 4096, "commit_records": 4000}})
     with DuckDBStore(tmp_path / "s.duckdb") as st:
-        calls = {"n": 0}
-        original = st.append_events
-
-        def dying(frame):
-            calls["n"] += 1
-            if calls["n"] == 3:
-                raise KeyboardInterrupt("killed mid-ingest")
-            return original(frame)
-
-        monkeypatch.setattr(st, "append_events", dying)
-        with pytest.raises(KeyboardInterrupt):
-            Ingestor(settings, st).ingest([tmp_path / "logs"])
-        monkeypatch.setattr(st, "append_events", original)
+        killed_ingest(Ingestor(settings, st), tmp_path / "logs", monkeypatch, at_batch=3)
         committed = st.query("SELECT count(*) AS n FROM events")["n"][0]
         assert 0 < committed < n  # the earlier steps were committed
         status = st.query("SELECT status FROM ingest_manifest")["status"].to_list()
