@@ -57,6 +57,20 @@ def check_json_value(value: Any, where: str = "value") -> None:
     raise IntegrityError(f"{where}: {type(value).__name__} is not JSON (str/int/float/bool/None)")
 
 
+def finite_json(value: Any) -> Any:
+    """A JSON-able copy: NaN and infinities become ``null``, NumPy scalars plain numbers
+    (reports carry NaN p-values; :func:`check_json_value` refuses non-finite floats)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): finite_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite_json(v) for v in value]
+    return value
+
+
 def canonical_json(value: Any) -> bytes:
     """The canonical byte form of a JSON value (sorted keys, no spaces, ASCII, no NaN)."""
     check_json_value(value)

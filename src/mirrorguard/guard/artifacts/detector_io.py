@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import io
 import json
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -49,7 +48,7 @@ import numpy as np
 
 from mirrorguard.detect.base import Detector
 from mirrorguard.errors import FormatError, IntegrityError, UnsafeArtifactError
-from mirrorguard.guard.artifacts.canonical import canonical_json, check_json_value
+from mirrorguard.guard.artifacts.canonical import canonical_json, check_json_value, finite_json
 from mirrorguard.guard.artifacts.manifest import Lineage, ModelManifest
 from mirrorguard.guard.artifacts.seal import Trusted, VerifiedModel, open_model_dir, seal_model_dir
 from mirrorguard.guard.keys import Signer
@@ -142,7 +141,7 @@ def save_detector(
     }
     screen = getattr(det, "screen_report_", None)
     if screen is not None:
-        screen = _finite(screen)
+        screen = finite_json(screen)
         try:
             check_json_value(screen, "training screen report")
         except IntegrityError as exc:
@@ -152,17 +151,6 @@ def save_detector(
         Path(path), payloads, name=name or det.name, kind="detector", detector=det.name,
         params=params, signer=signer, lineage=lineage, metrics=metrics, overwrite=overwrite,
     )
-
-
-def _finite(obj: Any) -> Any:
-    """A JSON-able copy with NaN and infinities as ``null`` (reports carry NaN p-values)."""
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_finite(v) for v in obj]
-    return obj
 
 
 def detector_from_verified(vm: VerifiedModel, classes: DetectorClasses) -> Detector:

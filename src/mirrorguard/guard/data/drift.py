@@ -48,6 +48,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from scipy.stats import norm
 
 from mirrorguard.errors import IntegrityError
+from mirrorguard.guard.artifacts.canonical import finite_json
 from mirrorguard.guard.keys import Signer, Verifier
 
 Direction = Literal["up", "down", "both"]
@@ -150,19 +151,6 @@ class SignedAnchor:
                    signature=base64.b64decode(doc["signature"]))
 
 
-def _json_safe(obj: Any) -> Any:
-    """Findings as JSON (NaN and infinities as ``null``)."""
-    if isinstance(obj, float):
-        return obj if np.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_json_safe(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _json_safe(obj.item())
-    return obj
-
-
 def mann_kendall(history: np.ndarray, count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mann–Kendall S and one-sided upward p-value per row of ``history`` (keys, t).
 
@@ -207,7 +195,7 @@ class DriftBudget:
         that verified it, the settings, findings, and the running levels and tests."""
         meta: dict[str, Any] = {
             "anchor": self.signed.to_json(), "public_key": self.verifier.public_hex(),
-            "config": asdict(self.config), "findings": _json_safe(self.findings)}
+            "config": asdict(self.config), "findings": finite_json(self.findings)}
         arrays = {"level": self.level, "history": self.history, "count": self.count,
                   "cusum": self.cusum, "held": self.held}
         return meta, arrays
