@@ -110,13 +110,11 @@ class Ingestor:
             return self._failed(item, origin, None, exc)
         started = datetime.now(UTC)
         try:
-            if self.store.manifest_status(origin.ingest_id) == "partial":
-                self.store.discard_ingest(origin.ingest_id)  # a killed run's committed steps
+            self.store.discard_partial(origin.ingest_id)  # a killed run's committed steps
             with self.store.transaction():
                 s = self._write_source(item, origin, parser_cls, started)
         except MirrorguardError as exc:
-            if self.store.manifest_status(origin.ingest_id) == "partial":
-                self.store.discard_ingest(origin.ingest_id)  # its committed steps go too
+            self.store.discard_partial(origin.ingest_id)  # its committed steps go too
             return self._failed(item, origin, parser_cls.name, exc)
         self._publish(s)
         return s

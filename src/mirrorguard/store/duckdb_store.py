@@ -164,6 +164,12 @@ class DuckDBStore:
                                 [ingest_id]).fetchall()
         return str(rows[0][0]) if rows else None
 
+    def discard_partial(self, ingest_id: str) -> int:
+        """Delete the committed steps of an ingest left ``partial`` (killed or failed mid-way)."""
+        if self.manifest_status(ingest_id) != "partial":
+            return 0
+        return self.discard_ingest(ingest_id)
+
     @contextmanager
     def _atomic(self) -> Iterator[None]:
         """Join the caller's :meth:`transaction`, or run in one of our own.
@@ -297,11 +303,7 @@ class DuckDBStore:
 
     def is_ingested(self, ingest_id: str) -> bool:
         """True when this source's content was ingested completely before."""
-        row = self.con.execute(
-            "SELECT 1 FROM ingest_manifest WHERE ingest_id = ? AND status = 'complete'",
-            [ingest_id],
-        ).fetchall()
-        return bool(row)
+        return self.manifest_status(ingest_id) == "complete"
 
     def record_manifest(self, **row: Any) -> None:
         """Insert or replace one manifest row (``ingest_id`` is the key)."""
