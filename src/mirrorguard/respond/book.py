@@ -98,14 +98,16 @@ class SuppressionBook:
     def is_pending(self, rule_id: str) -> bool:
         return rule_id in self._pending and rule_id not in self._removed
 
-    def needs_second_person(self, rule: Suppression, now: datetime) -> bool:
-        """A whole-detector rule, or one hiding ``two_person_hidden`` stored alerts or more."""
+    def needs_second_person(self, rule: Suppression, now: datetime,
+                            alerts: pl.DataFrame | None = None) -> bool:
+        """A whole-detector rule, or one hiding ``two_person_hidden`` stored alerts or more
+        (``alerts``: the stored alerts, when the caller has them already)."""
         if rule.detector is not None and not (rule.entities or rule.rule or rule.fields):
             return True
         if self.con is None:
             return False
-        hit = matches([rule], CorrelationStore(self.con).alerts(), now)
-        return int(hit.is_not_null().sum()) >= self.two_person_hidden
+        stored = alerts if alerts is not None else CorrelationStore(self.con).alerts()
+        return int(matches([rule], stored, now).is_not_null().sum()) >= self.two_person_hidden
 
     def add(self, rule: Suppression, actor: str, now: datetime) -> int:
         """Add a rule (idempotent by scope); returns how many stored alerts it now hides.
@@ -116,7 +118,8 @@ class SuppressionBook:
         """
         in_force = (rule.id in self._rules and rule.id not in self._pending
                     and rule.id not in self._removed)
-        held = not in_force and self.needs_second_person(rule, now)
+        alerts = CorrelationStore(self.con).alerts() if self.con is not None else None
+        held = not in_force and self.needs_second_person(rule, now, alerts)
         self._rules[rule.id] = rule
         self._removed.discard(rule.id)
         if held:
@@ -130,7 +133,7 @@ class SuppressionBook:
         if held:
             self._publish("held", rule, actor, {"needs": "approval by a second person"})
             return 0
-        hidden = self.apply_stored([rule], now)
+        hidden = self.apply_stored([rule], now, alerts)
         self._publish("added", rule, actor, {"hidden_stored_alerts": hidden})
         return hidden
 
@@ -163,12 +166,14 @@ class SuppressionBook:
                              "WHERE suppression_id = ?", [actor, now, rule_id])
         self._publish("removed", self._rules[rule_id], actor, {})
 
-    def apply_stored(self, rules: list[Suppression] | None, now: datetime) -> int:
-        """Record hits of ``rules`` (default: all in force) over every stored alert."""
+    def apply_stored(self, rules: list[Suppression] | None, now: datetime,
+                     alerts: pl.DataFrame | None = None) -> int:
+        """Record hits of ``rules`` (default: all in force) over every stored alert
+        (``alerts``: the stored alerts, when the caller has them already)."""
         if self.con is None:
             return 0
-        cs = CorrelationStore(self.con)
-        alerts = cs.alerts()
+        if alerts is None:
+            alerts = CorrelationStore(self.con).alerts()
         hit = matches(rules if rules is not None else self.rules(now), alerts, now)
         pairs = alerts.select(pl.col("alert.id").alias("alert_id"), hit).drop_nulls()
         pairs = pairs.with_columns(pl.lit(now).alias("applied_at"))
