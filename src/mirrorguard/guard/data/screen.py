@@ -232,9 +232,7 @@ def screen_training_data(
     t0 = time.perf_counter()
     enc = TabularEncoder().fit(X)
     tree, dense = enc.tree(X), enc.dense(X)
-    anchored = reference is not None and reference_labels is not None
-    if anchored:
-        assert reference is not None and reference_labels is not None
+    if reference is not None and reference_labels is not None:
         ref_labels = _labels_of(reference_labels, reference.height)
         all_codes, classes = encode_labels(np.concatenate([labels, ref_labels]))
         codes = all_codes[:X.height]
