@@ -63,9 +63,13 @@ def killed_ingest(ing, path, monkeypatch, at_batch):
     monkeypatch.setattr(st, "append_events", original)
 
 
-def test_killed_ingest_leaves_store_consistent_and_next_run_completes(tmp_path, monkeypatch):
+# segment_min_rows=1 sends every batch through the Parquet segment path of the store
+@pytest.mark.parametrize("segment_min_rows", [0, 1])
+def test_killed_ingest_leaves_store_consistent_and_next_run_completes(
+    tmp_path, monkeypatch, segment_min_rows
+):
     write_logs(tmp_path / "logs")
-    with DuckDBStore(tmp_path / "s.duckdb") as st:
+    with DuckDBStore(tmp_path / "s.duckdb", segment_min_rows=segment_min_rows) as st:
         killed_ingest(Ingestor(Settings(), st), tmp_path / "logs", monkeypatch, at_batch=2)
         n_before = st.query("SELECT count(*) AS n FROM events")["n"][0]
         assert n_before == 1000  # the first source committed, the second rolled back
@@ -109,13 +113,16 @@ def test_forced_format_and_sniffing_ignores_names(tmp_path):
     assert s.format == "zeek_json" and s.accepted == 1
 
 
-def test_long_source_commits_in_steps_and_a_killed_run_is_redone(tmp_path, monkeypatch):
+@pytest.mark.parametrize("segment_min_rows", [0, 1])
+def test_long_source_commits_in_steps_and_a_killed_run_is_redone(
+    tmp_path, monkeypatch, segment_min_rows
+):
     n = 20_000  # ~4 MB: the reader takes 1 MiB at a time, so several batches
     rows = [r.replace('"uid": "C', f'"uid": "X{k}-') for k in range(n // len(ROWS) + 1) for r in ROWS]
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "conn.json").write_text("\n".join(rows[:n]) + "\n")
     settings = Settings.model_validate({"ingest": {"batch_bytes": 4096, "commit_records": 4000}})
-    with DuckDBStore(tmp_path / "s.duckdb") as st:
+    with DuckDBStore(tmp_path / "s.duckdb", segment_min_rows=segment_min_rows) as st:
         killed_ingest(Ingestor(settings, st), tmp_path / "logs", monkeypatch, at_batch=3)
         committed = st.query("SELECT count(*) AS n FROM events")["n"][0]
         assert 0 < committed < n  # the earlier steps were committed
@@ -126,3 +133,7 @@ def test_long_source_commits_in_steps_and_a_killed_run_is_redone(tmp_path, monke
         ids = st.query('SELECT count(*) AS n, count(DISTINCT "event.id") AS u FROM events')
         assert ids["n"][0] == ids["u"][0] == n
         assert st.query("SELECT status FROM ingest_manifest")["status"].to_list() == ["complete"]
+        segments = st.query("SELECT count(*) AS n FROM event_segments")["n"][0]
+        assert (segments > 0) == bool(segment_min_rows)
+        files = list((tmp_path / "s.duckdb.segments").rglob("*.parquet"))
+        assert len(files) == segments  # the killed run's files went with its rows

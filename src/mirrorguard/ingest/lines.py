@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, RejectRow, make_rejects
+from mirrorguard.ingest.bytescan import count_byte
 
 _READ = 1 << 20
 
@@ -82,7 +83,7 @@ class _Acc:
     def add(self, data: bytes, maybe_long: bool = True) -> None:
         self.parts.append(data)
         self.size += len(data)
-        self.lines += data.count(b"\n")
+        self.lines += count_byte(data, 10)
         self.maybe_long = self.maybe_long or maybe_long
 
     def take(self, ctx: ParseContext) -> Iterator[tuple[bytes, int, pl.DataFrame | None]]:

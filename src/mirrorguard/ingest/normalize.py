@@ -86,6 +86,8 @@ def require_timestamp(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
         reason = pl.lit("missing or unparsable timestamp").alias("reason")
         bad = frame.select(pl.col(RECORD), reason)
         return frame.clear(), bad
+    if frame["@timestamp"].null_count() == 0:  # the usual case: no copy of the frame
+        return frame, pl.DataFrame(schema={RECORD: pl.Int64, "reason": pl.String})
     missing = pl.col("@timestamp").is_null()
     bad = frame.filter(missing).select(
         pl.col(RECORD), pl.lit("missing or unparsable timestamp").alias("reason")

@@ -7,6 +7,8 @@ Tables:
   column is added to a dataset's table the first time a field appears there; a column name has
   one type across the store, and a type clash widens it to text instead of losing values.
 * ``quarantine`` — every rejected record with file, member, line/offset, reason and raw bytes.
+* ``event_segments`` — the Parquet files holding large batches (:mod:`.segments`), read
+  through the same ``events`` view.
 * ``ingest_manifest`` — one row per source: path, sha256, format, records offered/accepted/
   rejected. A source whose sha256 is recorded as ``complete`` is never ingested twice.
 
@@ -31,6 +33,8 @@ from mirrorguard.errors import StoreError
 from mirrorguard.schema.fields import SCHEMA_VERSION
 from mirrorguard.store.migrate import ensure_layout
 from mirrorguard.store.partitions import CORE_COLUMNS, REGISTRY_DDL, Partitions
+from mirrorguard.store.segments import REGISTRY_DDL as SEGMENTS_DDL
+from mirrorguard.store.segments import Pending, Segments, segments_root
 from mirrorguard.store.types import duckdb_type, quote
 
 if TYPE_CHECKING:
@@ -48,6 +52,8 @@ CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
 
+DEFAULT_SEGMENT_ROWS = 50_000
+
 _MANIFEST_COLUMNS = {
     "ingest_id", "path", "member", "sha256", "format", "status", "offered", "accepted",
     "rejected", "reason", "started_at", "finished_at", "schema_version",
@@ -59,9 +65,10 @@ class DuckDBStore:
 
     def __init__(
         self, path: Path | str, *, read_only: bool = False, threads: int = 0,
-        memory_limit: str | None = None,
+        memory_limit: str | None = None, segment_min_rows: int = DEFAULT_SEGMENT_ROWS,
     ) -> None:
         self.path = Path(path)
+        self.segment_min_rows = segment_min_rows
         try:
             self.con = duckdb.connect(str(self.path), read_only=read_only)
         except duckdb.Error as exc:
@@ -70,7 +77,12 @@ class DuckDBStore:
             self.con.execute(f"SET threads = {int(threads)}")
         if memory_limit:
             self.con.execute("SET memory_limit = ?", [memory_limit])
-        self._parts = Partitions(self.con)
+        root = segments_root(self.path)
+        self._segments = Segments(self.con, root) if root is not None else None
+        if self._segments is not None:
+            self._segments.configure()
+        self._parts = Partitions(self.con, self._segments)
+        self._pending = Pending()
         self._in_tx = False
         self._columns: dict[str, str] | None = None
         if not read_only:
@@ -87,17 +99,21 @@ class DuckDBStore:
         with self.transaction():
             self.con.execute(_DDL)
             self.con.execute(REGISTRY_DDL)
+            self.con.execute(SEGMENTS_DDL)
             self.con.execute(
                 "INSERT OR IGNORE INTO store_meta VALUES ('schema_version', ?)",
                 [str(SCHEMA_VERSION)],
             )
             ensure_layout(self.con, self._parts)
+            if self._segments is not None:
+                self._segments.sweep()
 
     @classmethod
     def from_settings(cls, settings: StoreSettings, *, read_only: bool = False) -> DuckDBStore:
         """The store a configuration names, with its thread count and memory limit applied."""
         return cls(settings.path, read_only=read_only, threads=settings.threads,
-                   memory_limit=settings.memory_limit)
+                   memory_limit=settings.memory_limit,
+                   segment_min_rows=settings.segment_min_rows)
 
     def __enter__(self) -> DuckDBStore:
         return self
@@ -116,17 +132,14 @@ class DuckDBStore:
         self._in_tx = True
         try:
             yield
+            self._flush_pending()
         except BaseException:
             self._in_tx = False
             self.con.execute("ROLLBACK")
-            self._forget_schema()
+            self._rolled_back()
             raise
         self._in_tx = False
-        try:
-            self.con.execute("COMMIT")
-        except BaseException:
-            self._forget_schema()  # a failed COMMIT rolls back, DDL included
-            raise
+        self._commit()
 
     def checkpoint(self) -> None:
         """Inside :meth:`transaction`: commit what is written so far and carry on in a new one.
@@ -136,18 +149,34 @@ class DuckDBStore:
         """
         if not self._in_tx:
             raise StoreError("checkpoint() outside a transaction")
+        self._flush_pending()  # a failure here rolls back through the caller's transaction()
+        try:
+            self._commit()
+        except BaseException:
+            self._in_tx = False
+            raise
+        self.con.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
         try:
             self.con.execute("COMMIT")
         except BaseException:
-            self._in_tx = False
-            self._forget_schema()
+            self._rolled_back()  # a failed COMMIT rolls back, DDL included
             raise
-        self.con.execute("BEGIN TRANSACTION")
+        if self._segments is not None:
+            self._segments.committed()
+
+    def _rolled_back(self) -> None:
+        self._pending.clear()
+        self._forget_schema()
+        if self._segments is not None:
+            self._segments.rolled_back()
 
     def discard_ingest(self, ingest_id: str) -> int:
         """Delete every event and quarantined record of one ingest (a killed run's partial rows)."""
         removed = 0
         with self._atomic():
+            self._flush_pending()
             for table, cols in self._parts.columns().items():
                 if "mirrorguard.ingest_id" not in cols:
                     continue
@@ -156,6 +185,11 @@ class DuckDBStore:
                     [ingest_id]).fetchall()
                 removed += int(rows[0][0]) if rows else 0
             self.con.execute("DELETE FROM quarantine WHERE ingest_id = ?", [ingest_id])
+            if self._segments is not None:
+                seg_rows = self._segments.discard(ingest_id)
+                if seg_rows:
+                    removed += seg_rows
+                    self._parts.refresh_view()
         return removed
 
     def manifest_status(self, ingest_id: str) -> str | None:
@@ -194,6 +228,7 @@ class DuckDBStore:
         ``DESCRIBE`` binds the view now; ``information_schema`` would show the columns the
         view had when this connection last bound it.
         """
+        self._flush_pending()
         if self._columns is None:
             rows = self.con.execute("DESCRIBE events").fetchall()
             self._columns = {str(r[0]): str(r[1]) for r in rows}
@@ -210,15 +245,50 @@ class DuckDBStore:
         frame = self._fold_case(frame)
         with self._atomic():
             before = self._parts.changes
-            for dataset, part in _split_by_dataset(frame):
-                self._insert(*self._fit_columns(dataset, part))
-            if self._parts.changes != before:
-                # New tables must join the view. New columns would show up anyway (reads
-                # rebind the view), but recreating it keeps the catalog's copy of its columns
-                # (what information_schema and outside tools show) current too.
-                self._columns = None
-                self._parts.refresh_view()
+            for dataset, raw_part in _split_by_dataset(frame):
+                table, part = self._fit_columns(dataset, raw_part)
+                if not self._to_segment(table, part):
+                    self._insert(table, part)
+            self._refresh_view(before)
         return frame.height
+
+    def _refresh_view(self, changes_before: int) -> None:
+        if self._parts.changes != changes_before:
+            # New tables and segment files must join the view. New columns would show up
+            # anyway (reads rebind the view), but recreating it keeps the catalog's copy of
+            # its columns (what information_schema and outside tools show) current too.
+            self._columns = None
+            self._parts.refresh_view()
+
+    def _to_segment(self, table: str, part: pl.DataFrame) -> bool:
+        """Queue a single-ingest part for a Parquet segment (see :mod:`.segments`)."""
+        if self._segments is None or not self.segment_min_rows:
+            return False
+        ingest_id: str | None = None
+        if "mirrorguard.ingest_id" in part.columns:
+            ids = part["mirrorguard.ingest_id"]
+            if ids.n_unique() != 1:
+                return False  # discard_ingest finds segments by their one ingest id
+            ingest_id = ids[0]
+        full = self._pending.add(table, ingest_id, part)
+        if full is not None:
+            self._segments.write(*full)
+            self._parts.changes += 1  # the view lists the new file
+        return True
+
+    def _flush_pending(self) -> None:
+        """Write what waits for a segment: a segment if large enough, else a table insert."""
+        if not self._pending or self._segments is None:
+            return
+        before = self._parts.changes
+        with self._atomic():
+            for table, ingest_id, frame in self._pending.drain():
+                if frame.height >= self.segment_min_rows:
+                    self._segments.write(table, ingest_id, frame)
+                    self._parts.changes += 1
+                else:
+                    self._insert(table, frame)
+            self._refresh_view(before)
 
     def _insert(self, table: str, frame: pl.DataFrame) -> None:
         """Insert a frame by column name (zero-copy Arrow string views into DuckDB)."""
@@ -320,6 +390,7 @@ class DuckDBStore:
     # -- reading --------------------------------------------------------------------------
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
         """Run SQL and return a Polars frame."""
+        self._flush_pending()
         try:
             rel = self.con.sql(sql, params=params) if params else self.con.sql(sql)
             if rel is None:
@@ -355,6 +426,7 @@ class DuckDBStore:
     def export_parquet(self, out_dir: Path) -> int:
         """Write events as Parquet partitioned by dataset and date; returns rows written."""
         out_dir.mkdir(parents=True, exist_ok=True)
+        self._flush_pending()
         n = self.con.execute("SELECT count(*) FROM events").fetchall()[0]
         select = (
             'SELECT *, "event.dataset" AS dataset, '

@@ -32,6 +32,7 @@ from collections.abc import Mapping
 
 import duckdb
 
+from mirrorguard.store.segments import Segments
 from mirrorguard.store.types import quote
 
 PREFIX = "events__"
@@ -78,13 +79,14 @@ def relation_kind(con: duckdb.DuckDBPyConnection, name: str) -> str | None:
     return str(rows[0][0]) if rows else None
 
 
-def view_sql(tables: list[str]) -> str:
-    """The ``events`` view over ``tables``; the core columns alone (no rows) when none."""
+def view_sql(tables: list[str], extra: list[str] | None = None) -> str:
+    """The ``events`` view over ``tables`` and ``extra`` SELECTs (the Parquet segments);
+    the core columns alone (no rows) when there are no tables."""
     if not tables:
         cols = ", ".join(f"CAST(NULL AS {t}) AS {quote(c)}" for c, t in CORE_COLUMNS.items())
         return f"CREATE OR REPLACE VIEW events AS SELECT {cols} WHERE false"
-    union = " UNION ALL BY NAME ".join(f"SELECT * FROM {quote(t)}" for t in tables)  # noqa: S608 (quoted names)
-    return f"CREATE OR REPLACE VIEW events AS {union}"
+    branches = [f"SELECT * FROM {quote(t)}" for t in tables] + (extra or [])  # noqa: S608 (quoted names)
+    return f"CREATE OR REPLACE VIEW events AS {' UNION ALL BY NAME '.join(branches)}"
 
 
 class Partitions:
@@ -94,8 +96,10 @@ class Partitions:
     :meth:`reset` drops the caches after a rollback, since DuckDB rolls the DDL back too.
     """
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection,
+                 segments: Segments | None = None) -> None:
         self.con = con
+        self.segments = segments
         self._tables: dict[str | None, str] | None = None
         self._cols: dict[str, dict[str, str]] | None = None
         self.changes = 0  # schema changes made through this object (tables, columns, types)
@@ -191,4 +195,5 @@ class Partitions:
                 self.changes += 1
 
     def refresh_view(self) -> None:
-        self.con.execute(view_sql(list(self.tables().values())))
+        extra = self.segments.branches(self.columns()) if self.segments is not None else None
+        self.con.execute(view_sql(list(self.tables().values()), extra))

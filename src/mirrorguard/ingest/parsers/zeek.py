@@ -16,6 +16,7 @@ import orjson
 import polars as pl
 
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
+from mirrorguard.ingest.bytescan import count_byte, count_followed, count_pair
 from mirrorguard.ingest.lines import LazyLines, LineParser, reject_lines
 from mirrorguard.ingest.normalize import RECORD, checked_convert, finish
 from mirrorguard.ingest.parsers.zeek_map import infer_log, map_frame
@@ -26,7 +27,6 @@ _TSV_TYPES: dict[str, pl.DataType] = {
     "count": pl.Int64(), "int": pl.Int64(), "port": pl.Int64(), "bool": pl.Boolean(),
 }
 _ESCAPE = re.compile(rb"\\x([0-9a-fA-F]{2})")
-_BLANK_LINE = re.compile(rb"\n\r?\n")
 _DIRECTIVE = re.compile(rb"(?m)^(#[^\n]*)(?:\n|$)")
 
 
@@ -235,8 +235,9 @@ class JsonBlockReader:
     learned schema is kept only when an exact count proves nothing was dropped: in compact
     JSON every key is one ``":`` token, so the block's count of ``":`` tokens, less its
     ``":null`` tokens, must equal the number of non-null values Polars parsed (nested struct
-    fields included). Both counts are C substring counts (``bytes.count``); the second is
-    skipped when the first already matches, as it does for Zeek, which writes no nulls. An
+    fields included). Both counts are vectorised byte-pair scans (:mod:`..bytescan`); the
+    second is skipped when the first already matches, as it does for Zeek, which writes no
+    nulls. An
     unknown key with a value, ``":`` inside a string value or non-compact JSON all break the
     equality, and the block takes the full-inference path; what it learns is
     merged into the schema. (An unknown key whose value is ``null`` carries no data and may go
@@ -250,9 +251,10 @@ class JsonBlockReader:
         self, block: bytes, first_line: int, lines: LazyLines, ctx: ParseContext
     ) -> tuple[pl.DataFrame, pl.DataFrame, int]:
         """``(frame with mirrorguard.record, rejects, offered)`` for one block."""
-        clean = not block.startswith((b"\n", b"\r\n")) and _BLANK_LINE.search(block) is None
-        if clean:
-            n = block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        # Blank lines need no scan of their own: Polars skips them, so the height check below
+        # fails and the block takes the slow path, which numbers lines exactly.
+        if block:
+            n = count_byte(block, 10) + (0 if block.endswith(b"\n") else 1)
             df = self._fast(block)
             if df is None:
                 df = _infer_read(block)
@@ -271,8 +273,8 @@ class JsonBlockReader:
         except (pl.exceptions.ComputeError, pl.exceptions.SchemaError):
             return None
         parsed = _non_null_values(df)
-        keys = block.count(b'":')  # Zeek writes no nulls: one count usually settles it
-        if parsed == keys or parsed == keys - block.count(b'":n'):
+        keys = count_pair(block, b'":')  # Zeek writes no nulls: one count usually settles it
+        if parsed == keys or parsed == keys - count_followed(block, b'":', 110):  # 110 = n
             return df
         return None
 
