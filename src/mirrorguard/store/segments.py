@@ -73,6 +73,9 @@ class Segments:
     def configure(self) -> None:
         """Let the view's relative paths resolve (on every open, read-only ones too)."""
         self.con.execute(f"SET file_search_path = {sql_text(str(self.root))}")
+        # Segment files are immutable (unique names, never rewritten), so footers read once
+        # can be kept: a query then does not re-read every file's metadata.
+        self.con.execute("SET parquet_metadata_cache = true")
 
     def write(self, table: str, ingest_id: str | None, frame: pl.DataFrame) -> int:
         """Write ``frame`` as one segment of ``table`` and register it (in the caller's tx)."""
