@@ -74,13 +74,14 @@ class _Acc:
     """Complete lines gathered for the next block."""
 
     first_line: int = 1
-    parts: list[bytes] = field(default_factory=list)
+    parts: list[bytes | memoryview] = field(default_factory=list)
     size: int = 0
     lines: int = 0
     #: whether a line over the record limit may be among the parts (else the scan is skipped)
     maybe_long: bool = False
 
-    def add(self, data: bytes, maybe_long: bool = True) -> None:
+    def add(self, data: bytes | memoryview, maybe_long: bool = True) -> None:
+        """Keep ``data`` (complete lines, or the start of one with no newline yet)."""
         self.parts.append(data)
         self.size += len(data)
         self.lines += count_byte(data, 10)
@@ -118,13 +119,18 @@ def iter_line_blocks(
             if cut < 0:
                 continue
             chunk, skipping = chunk[cut + 1 :], False
-        buf = pending + chunk
-        end = buf.rfind(b"\n")
-        complete, pending = (buf[: end + 1], buf[end + 1 :]) if end >= 0 else (b"", buf)
-        if complete:
+        end = chunk.rfind(b"\n")
+        if end < 0:
+            pending += chunk
+        else:
             # Lines wholly inside one read are shorter than the read; only the line that
             # carried ``pending`` over can be longer, so the block scan is needed only then.
-            acc.add(complete, limit < _READ or buf.find(b"\n") > limit)
+            # The read is kept as a view: the block's join is its only copy.
+            long = limit < _READ or len(pending) + chunk.find(b"\n") > limit
+            if pending:
+                acc.add(pending, False)
+            acc.add(memoryview(chunk)[: end + 1], long)
+            pending = chunk[end + 1 :]
         if len(pending) > limit:
             yield from _reject_overlong(acc, pending, ctx)
             pending, skipping = b"", True
