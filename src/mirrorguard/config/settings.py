@@ -29,7 +29,7 @@ class StoreSettings(BaseModel):
     threads: int = Field(default=0, ge=0, description="DuckDB threads (0 = all cores)")
     memory_limit: str | None = Field(default=None, description="DuckDB memory limit, e.g. 4GB")
     segment_min_rows: int = Field(
-        default=50_000, ge=0,
+        default=10_000, ge=0,
         description="a batch of at least this many rows of one dataset is written as a Parquet "
         "segment beside the DuckDB file (about 3x cheaper than a DuckDB insert) and read through "
         "the same events view; 0 = always insert into DuckDB tables",

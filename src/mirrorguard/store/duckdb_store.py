@@ -52,7 +52,7 @@ CREATE TABLE IF NOT EXISTS store_meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 """
 
 
-DEFAULT_SEGMENT_ROWS = 50_000
+DEFAULT_SEGMENT_ROWS = 10_000  # below it, a DuckDB insert; see [store] segment_min_rows
 
 _MANIFEST_COLUMNS = {
     "ingest_id", "path", "member", "sha256", "format", "status", "offered", "accepted",
