@@ -327,7 +327,7 @@ class DuckDBStore:
         the first spelling in the batch; two spellings within one batch are merged (first
         non-null), never dropped.
         """
-        existing = {n.lower(): n for n in self._parts.merged()}
+        existing = self._parts.spellings()
         target: dict[str, list[str]] = {}
         for name in frame.columns:
             canon = existing.get(name.lower())

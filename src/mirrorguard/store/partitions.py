@@ -102,11 +102,13 @@ class Partitions:
         self.segments = segments
         self._tables: dict[str | None, str] | None = None
         self._cols: dict[str, dict[str, str]] | None = None
+        self._merged: tuple[tuple[int, int], dict[str, str], dict[str, str]] | None = None
         self.changes = 0  # schema changes made through this object (tables, columns, types)
 
     def reset(self) -> None:
         self._tables = None
         self._cols = None
+        self._merged = None
 
     def tables(self) -> dict[str | None, str]:
         """Dataset -> table name, in creation order (the view's branch order)."""
@@ -134,12 +136,27 @@ class Partitions:
         return self._cols
 
     def merged(self) -> dict[str, str]:
-        """Every column of the logical ``events`` table with its one type."""
-        out: dict[str, str] = {}
-        for cols in self.columns().values():
-            for name, dtype in cols.items():
-                out.setdefault(name, dtype)
-        return out
+        """Every column of the logical ``events`` table with its one type.
+
+        Kept until the next schema change (every DDL here moves :attr:`changes`); a store
+        with wide Windows tables has ~1,000 entries, asked for several times per batch.
+        """
+        return self._merged_maps()[0]
+
+    def spellings(self) -> dict[str, str]:
+        """Lower-cased column name -> its spelling in the store (names are case-insensitive)."""
+        return self._merged_maps()[1]
+
+    def _merged_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+        key = (id(self._cols), self.changes)
+        if self._merged is None or self._merged[0] != key:
+            out: dict[str, str] = {}
+            for cols in self.columns().values():
+                for name, dtype in cols.items():
+                    out.setdefault(name, dtype)
+            lower = {n.lower(): n for n in out}
+            self._merged = ((id(self._cols), self.changes), out, lower)
+        return self._merged[1], self._merged[2]
 
     def table_for(self, dataset: str | None, columns: Mapping[str, str]) -> str:
         """The dataset's table; created and registered on first use with the core columns
