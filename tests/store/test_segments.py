@@ -131,3 +131,12 @@ def test_pending_hands_over_a_segment_once_a_table_reaches_the_target():
     full = pending.add("t", "i", half.with_columns(pl.lit(1).alias("extra")))
     assert full is not None and full[2].height == 2 * (TARGET_ROWS // 2)
     assert "extra" in full[2].columns and not pending
+
+
+def test_columns_without_values_are_left_out_of_the_file_and_read_as_null(tmp_path):
+    with DuckDBStore(tmp_path / "s.duckdb", segment_min_rows=1) as st:
+        st.append_events(batch(3, **{"x.empty": [None, None, None], "x.some": [1, None, 2]}))
+        cols = st.query("SELECT columns FROM event_segments")["columns"][0].to_list()
+        assert "x.empty" not in cols and "x.some" in cols
+        got = st.query('SELECT "x.empty", "x.some" FROM events ORDER BY "source.bytes"')
+        assert got["x.empty"].to_list() == [None] * 3 and got["x.some"].to_list() == [1, None, 2]

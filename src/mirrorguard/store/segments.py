@@ -87,7 +87,8 @@ class Segments:
         rel = f"{table}/{prefix}-{uuid.uuid4().hex}.parquet"
         path = self.root / rel
         self._written.append(path)
-        frame.pipe(_encodable).write_parquet(path, compression=COMPRESSION, statistics=True)
+        frame = _encodable(frame)
+        frame.write_parquet(path, compression=COMPRESSION, statistics=True)
         _fsync_file(path)
         self.con.execute(
             "INSERT INTO event_segments VALUES (?, ?, ?, ?, ?, now())",
@@ -203,7 +204,11 @@ class Pending:
 
 
 def _encodable(frame: pl.DataFrame) -> pl.DataFrame:
-    """The frame as written: all-null columns typed as text, constant text columns as Enum.
+    """The frame as written: all-null columns left out, constant text columns as Enum.
+
+    A batch gathered from several parsers' parts carries every part's columns; a Windows
+    channel's frame has ~430 columns of which 60-180 hold values. A column left out of a file
+    reads as NULL through the view, and writing only the valued ones halves the write time.
 
     Per-batch constants (dataset, ingest id, file path, ECS category words) are a third of a
     Zeek batch's columns; Polars hashes every value of a text column to build its Parquet
@@ -212,6 +217,9 @@ def _encodable(frame: pl.DataFrame) -> pl.DataFrame:
     string column.
     """
     fixes: list[pl.Series] = []
+    empty = [c.name for c in frame.get_columns() if c.len() and c.null_count() == c.len()]
+    if empty and len(empty) < frame.width:
+        frame = frame.drop(empty)
     for col in frame.get_columns():
         if col.dtype == pl.Null:
             fixes.append(col.cast(pl.String))
