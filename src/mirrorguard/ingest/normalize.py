@@ -57,10 +57,17 @@ def checked_convert(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Apply ``name -> (expr, target label)``; a non-null value converted to null rejects its row.
 
-    Returns ``(converted good rows, rejects with mirrorguard.record and reason)``.
+    Each expression must map null to null (casts and ``when/then`` chains ending in ``None``
+    do). Returns ``(converted good rows, rejects with mirrorguard.record and reason)``.
     """
     if not conversions:
         return frame, pl.DataFrame(schema={RECORD: pl.Int64, "reason": pl.String})
+    # The usual case, nothing fails, proved with null counts alone: a conversion maps null to
+    # null, so a column gains nulls exactly when one of its values failed.
+    converted = frame.select([expr.alias(name) for name, (expr, _) in conversions.items()])
+    if all(converted[n].null_count() == frame[n].null_count() for n in conversions):
+        return frame.with_columns(converted), pl.DataFrame(
+            schema={RECORD: pl.Int64, "reason": pl.String})
     fails = [
         pl.when(pl.col(name).is_not_null() & expr.is_null())
         .then(pl.format("field {}: cannot convert '{}' to {}", pl.lit(name),
