@@ -140,3 +140,33 @@ def test_columns_without_values_are_left_out_of_the_file_and_read_as_null(tmp_pa
         assert "x.empty" not in cols and "x.some" in cols
         got = st.query('SELECT "x.empty", "x.some" FROM events ORDER BY "source.bytes"')
         assert got["x.empty"].to_list() == [None] * 3 and got["x.some"].to_list() == [1, None, 2]
+
+
+def test_compaction_merges_small_segments_of_complete_ingests_only(tmp_path):
+    with DuckDBStore(tmp_path / "s.duckdb", segment_min_rows=1) as st:
+        for k in range(4):
+            st.append_events(batch(5, start=5 * k, ingest=f"done{k}",
+                                   **{"x.port": [k] * 5} if k == 3 else {}))
+            st.record_manifest(ingest_id=f"done{k}", status="complete")
+        st.append_events(batch(5, start=20, ingest="killed"))
+        st.record_manifest(ingest_id="killed", status="partial")
+        before = st.query('SELECT * FROM events ORDER BY "source.bytes"')
+        report = st.compact()
+        assert report.merged == {"events__zeek_conn": (4, 1)}
+        segs = st.query("SELECT ingest_id, rows FROM event_segments ORDER BY rows DESC").rows()
+        assert segs == [(None, 20), ("killed", 5)]
+        after = st.query('SELECT * FROM events ORDER BY "source.bytes"')
+        assert after.equals(before)
+        assert st.discard_ingest("killed") == 5  # a killed run can still be undone
+    assert len(files(tmp_path)) == 1
+
+
+def test_compaction_keeps_a_widened_column_as_text(tmp_path):
+    with DuckDBStore(tmp_path / "s.duckdb", segment_min_rows=1) as st:
+        st.append_events(batch(2, ingest="a", **{"x.port": [80, 443]}))
+        st.append_events(batch(1, start=2, ingest="b", **{"x.port": ["http-alt"]}))
+        for i in ("a", "b"):
+            st.record_manifest(ingest_id=i, status="complete")
+        st.compact()
+        got = st.query('SELECT "x.port" FROM events ORDER BY "source.bytes"')["x.port"]
+        assert got.to_list() == ["80", "443", "http-alt"]

@@ -34,6 +34,7 @@ from mirrorguard.ingest.registry import detect_format, get_parser, with_field_ma
 from mirrorguard.ingest.sources import SourceItem, iter_sources, read_head
 from mirrorguard.schema.fields import FIELDS, SCHEMA_VERSION
 from mirrorguard.schema.frame import conform
+from mirrorguard.store.compact import AUTO_FILES
 from mirrorguard.store.duckdb_store import DuckDBStore
 
 Progress = Callable[[str, int], None]  # (source display name, records offered so far)
@@ -96,6 +97,7 @@ class Ingestor:
         summary = IngestSummary()
         for item in iter_sources([Path(str(p)) for p in paths]):
             summary.sources.append(self.ingest_item(item))
+        self.store.compact(min_files=AUTO_FILES)  # bounds the files every query scans
         return summary
 
     def ingest_item(self, item: SourceItem) -> SourceSummary:

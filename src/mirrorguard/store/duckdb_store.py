@@ -31,6 +31,7 @@ import polars as pl
 
 from mirrorguard.errors import StoreError
 from mirrorguard.schema.fields import SCHEMA_VERSION
+from mirrorguard.store.compact import CompactReport, merge_run, runs, small_segments
 from mirrorguard.store.migrate import ensure_layout
 from mirrorguard.store.partitions import CORE_COLUMNS, REGISTRY_DDL, Partitions
 from mirrorguard.store.segments import REGISTRY_DDL as SEGMENTS_DDL
@@ -422,6 +423,29 @@ class DuckDBStore:
             "quarantine": reasons.to_dicts(),
             "manifest": man.to_dicts(),
         }
+
+    def compact(self, min_files: int = 2) -> CompactReport:
+        """Merge small segments of complete ingests (see :mod:`.compact`) in one transaction,
+        for each dataset table holding at least ``min_files`` of them."""
+        report = CompactReport()
+        if self._segments is None:
+            return report
+        with self._atomic():
+            self._flush_pending()
+            types = self._parts.columns()
+            for table, small in small_segments(self.con).items():
+                if len(small) < min_files:
+                    continue
+                groups = runs(small)
+                for files in groups:
+                    merge_run(self.con, self._segments, table, files, types.get(table, {}))
+                if groups:
+                    merged = sum(len(g) for g in groups)
+                    report.merged[table] = (merged, len(groups))
+            if report.merged:
+                self._parts.refresh_view()
+                self._columns = None
+        return report
 
     def export_parquet(self, out_dir: Path) -> int:
         """Write events as Parquet partitioned by dataset and date; returns rows written."""

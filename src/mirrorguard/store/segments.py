@@ -104,6 +104,11 @@ class Segments:
         self._doomed.extend(self.root / str(f) for f, _ in rows)
         return sum(int(n) for _, n in rows)
 
+    def unregister(self, files: list[str]) -> None:
+        """Drop the registry rows of ``files``; the files go after the commit."""
+        self.con.execute("DELETE FROM event_segments WHERE list_contains(?, file)", [files])
+        self._doomed.extend(self.root / f for f in files)
+
     def committed(self) -> None:
         self._written.clear()
         doomed, self._doomed = self._doomed, []

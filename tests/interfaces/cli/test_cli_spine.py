@@ -39,3 +39,22 @@ def test_nothing_to_ingest_exits_3(tmp_path):
 def test_unknown_suite_is_an_error():
     r = runner.invoke(app, ["bench", "no-such-suite"])
     assert r.exit_code == 2
+
+
+def test_segments_through_the_cli_and_compact(tmp_path):
+    """Sources over segment_min_rows land as Parquet segments; compact merges them."""
+    config = tmp_path / "m.toml"
+    config.write_text(f'[store]\npath = "{tmp_path / "s.duckdb"}"\nsegment_min_rows = 2\n')
+    for k in range(3):
+        rows = [ROW.replace('"C1"', f'"C{k}-{i}"') for i in range(3)]
+        (tmp_path / f"c{k}.json").write_text("\n".join(rows) + "\n")
+        r = runner.invoke(app, ["ingest", str(tmp_path / f"c{k}.json"), "-c", str(config)])
+        assert r.exit_code == 0, r.output
+    assert len(list((tmp_path / "s.duckdb.segments").rglob("*.parquet"))) == 3
+    r = runner.invoke(app, ["compact", "-c", str(config), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["files_before"] == 3 and json.loads(r.stdout)["files_after"] == 1
+    r = runner.invoke(app, ["query", 'SELECT count(DISTINCT "zeek.session_id") AS n FROM events',
+                            "-c", str(config), "--json"])
+    assert json.loads(r.stdout) == [{"n": 9}]
+    assert len(list((tmp_path / "s.duckdb.segments").rglob("*.parquet"))) == 1

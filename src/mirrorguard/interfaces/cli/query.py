@@ -1,4 +1,5 @@
-"""``mirrorguard query``, ``stats`` and ``export``: read what the store holds."""
+"""``mirrorguard query``, ``stats`` and ``export`` read what the store holds; ``compact``
+merges its small Parquet segments."""
 
 from __future__ import annotations
 
@@ -78,3 +79,29 @@ def export(
         emit_json({"rows": n, "path": str(parquet)})
     else:
         out.print(f"exported {n:,} events to {parquet}/dataset=…/date=…")
+
+
+def compact(
+    config: Path | None = ConfigOpt,
+    store: Path | None = StoreOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Merge small Parquet segments of finished ingests into files of up to 250k rows.
+
+    Ingest does this by itself once a dataset has 32 small segments; run it by hand after
+    many small ingests, or before copying a store elsewhere.
+    """
+    with handle_errors(as_json):
+        settings = build_settings(config, store)
+        with DuckDBStore.from_settings(settings.store) as st:
+            report = st.compact()
+    data = {"files_before": report.files_before, "files_after": report.files_after,
+            "tables": {t: {"files_before": a, "files_after": b}
+                       for t, (a, b) in report.merged.items()}}
+    if as_json:
+        emit_json(data)
+    elif not report.merged:
+        out.print("nothing to compact")
+    else:
+        for table, (a, b) in report.merged.items():
+            out.print(f"{table}: {a} segments merged into {b}")
