@@ -53,6 +53,11 @@ class IngestSettings(BaseModel):
         default=1_048_576, ge=1024, description="longer records are quarantined"
     )
     keep_original: bool = Field(default=False, description="keep event.original for forensics")
+    workers: int = Field(
+        default=1, ge=0,
+        description="processes for one large EVTX file (0 = one per core); on 2 cores a pool "
+        "costs more than it gives, so it is off by default",
+    )
     quarantine_raw_bytes: int = Field(
         default=65_536, ge=0, description="bytes of a rejected record kept in quarantine"
     )

@@ -129,7 +129,7 @@ class Ingestor:
             origin=origin, ingested_at=started, batch_records=ing.batch_records,
             batch_bytes=ing.batch_bytes,
             max_record_bytes=ing.max_record_bytes, keep_original=ing.keep_original,
-            quarantine_raw_bytes=ing.quarantine_raw_bytes,
+            quarantine_raw_bytes=ing.quarantine_raw_bytes, workers=ing.workers,
         )
         s = SourceSummary(item.path, item.member, item.sha256, parser_cls.name, "ingested")
         dtypes = {**FIELDS, **parser_cls.fields}

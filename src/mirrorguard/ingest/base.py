@@ -55,6 +55,7 @@ class ParseContext:
     max_record_bytes: int = 1_048_576
     keep_original: bool = False
     quarantine_raw_bytes: int = 65_536
+    workers: int = 1  # processes a parser may use for one large source (0: one per core)
 
 
 @dataclass

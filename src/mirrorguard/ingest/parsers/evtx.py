@@ -2,13 +2,17 @@
 
 Records come out of ``records_json()`` (compact JSON), are gathered into batches bounded by
 ``ctx.batch_records`` and ``ctx.batch_bytes``, decoded with a typed schema
-(:mod:`.windows_evtxjson`) and mapped to ECS over the whole batch (:mod:`.windows_map`).
+(:mod:`.windows_evtxjson`) and mapped to ECS over the whole batch (:mod:`.windows_map`); see
+:mod:`.evtx_batches`. A file of at least ``parallel_min_bytes`` is cut into chunk ranges parsed
+in ``workers`` processes (:mod:`.evtx_parallel`), so that all cores share the record-level
+work; results still come in file order.
 
 Damage is quarantined, never raised:
 
 * a record or chunk the ``evtx`` package cannot parse (it raises ``RuntimeError`` and then
   carries on with the next one) → one reject, with the record number as ``line`` or the chunk's
-  byte offset as ``offset``;
+  byte offset as ``offset`` (the same offset whether or not the file was cut into ranges);
+* a record whose header number does not fit ``mirrorguard.record`` (Int64) → one reject;
 * a file cut inside a chunk → the partial chunk is zero-padded to full size so that its
   complete records still land, and one reject says where the file was cut;
 * whole chunks missing at the end (fewer chunks than the file header announces) → one reject;
@@ -23,28 +27,33 @@ normalisation, e.g. without a time, are rejected by :func:`~mirrorguard.ingest.n
 from __future__ import annotations
 
 import io
-import re
+import itertools
+import os
 import struct
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, ClassVar
+from typing import BinaryIO, ClassVar
 
 import evtx as _evtx
-import polars as pl
 
-from mirrorguard.ingest.base import ParseContext, Parser, ParseResult, make_rejects
-from mirrorguard.ingest.parsers.windows_event import EventBatch
-from mirrorguard.ingest.parsers.windows_evtxjson import add_document
-from mirrorguard.ingest.parsers.windows_map import batch_results
+from mirrorguard.ingest.base import ParseContext, Parser, ParseResult
+from mirrorguard.ingest.parsers.evtx_batches import (
+    CHUNK_BYTES,
+    HEADER_BYTES,
+    Reject,
+    only_rejects,
+    record_batches,
+)
+from mirrorguard.ingest.parsers.evtx_parallel import (
+    RangeJob,
+    open_range,
+    parallel_results,
+    read_ranges,
+)
+
+__all__ = ["CHUNK_BYTES", "HEADER_BYTES", "EvtxParser"]
 
 MAGIC = b"ElfFile\x00"
-HEADER_BYTES = 4096
-CHUNK_BYTES = 65536
-_RECORD_NO = re.compile(r"record number (\d+)")
-_CHUNK_NO = re.compile(r"chunk number (\d+)")
-_MAX_CONSECUTIVE_ERRORS = 100_000
-
-Reject = tuple[int | None, int | None, str, bytes]
 
 
 class _ZeroPadded(io.RawIOBase):
@@ -84,8 +93,20 @@ class _Layout:
     """What the file's size and header say before the ``evtx`` package reads it."""
 
     size: int
+    header: bytes = b""
     damage: list[Reject] = field(default_factory=list)
     pad_to: int | None = None
+    chunks: int = 0  # chunks present, a cut last one included
+
+    @property
+    def rangeable(self) -> bool:
+        """Whether chunk ranges behave as the whole file does (the usual 4 KiB header block).
+
+        The ``evtx`` package counts chunks from the header's block size; only with the usual
+        size does a range file (header + some chunks) see its chunks where the file has them.
+        """
+        return self.chunks > 0 and len(self.header) == HEADER_BYTES and \
+            struct.unpack_from("<H", self.header, 40)[0] == HEADER_BYTES
 
 
 def _inspect(stream: BinaryIO) -> _Layout:
@@ -93,7 +114,7 @@ def _inspect(stream: BinaryIO) -> _Layout:
     stream.seek(0)
     header = stream.read(HEADER_BYTES)
     stream.seek(0)
-    layout = _Layout(size)
+    layout = _Layout(size, header)
     if size <= HEADER_BYTES or not header.startswith(MAGIC):
         return layout
     body = size - HEADER_BYTES
@@ -105,41 +126,67 @@ def _inspect(stream: BinaryIO) -> _Layout:
                               f"{CHUNK_BYTES} bytes present); records after the cut are lost",
                               b""))
     announced = struct.unpack_from("<H", header, 42)[0] if len(header) >= 44 else 0
-    present = full + (1 if partial else 0)
-    if announced > present:
-        layout.damage.append((None, size, f"file ends after {present} of {announced} chunks "
-                              "announced in its header", b""))
+    layout.chunks = full + (1 if partial else 0)
+    if announced > layout.chunks:
+        layout.damage.append((None, size, f"file ends after {layout.chunks} of {announced} "
+                              "chunks announced in its header", b""))
     return layout
 
 
-def _error_row(exc: Exception) -> Reject:
-    text = str(exc)
-    rec = _RECORD_NO.search(text)
-    chunk = _CHUNK_NO.search(text)
-    offset = HEADER_BYTES + int(chunk.group(1)) * CHUNK_BYTES if chunk else None
-    return (int(rec.group(1)) if rec else None, offset,
-            f"EVTX damage: {type(exc).__name__}: {text[:500]}", b"")
-
-
 class EvtxParser(Parser):
-    """Windows event log files (``.evtx``), Security/System/Sysmon/any channel."""
+    """Windows event log files (``.evtx``), Security/System/Sysmon/any channel.
+
+    ``threads``: the ``evtx`` package's own threads for in-process parsing (0: its default).
+    ``workers``: processes for large files (default: the context's ``workers``, which is
+    ``[ingest] workers``, 1 unless set; 0: one per core; 1: never a pool). On this project's
+    2-core benchmark machine a pool did not pay: the frames' trip between processes doubles the
+    CPU per record (BENCHMARKS.md), so it is for machines with cores to spare.
+    ``parallel_min_bytes``: smaller files are parsed in this process, whole (a pool costs
+    about a second to start, and ranges add frames: see :mod:`.evtx_parallel`). In parallel
+    a range holds about ``records_per_task`` records (counted from the chunk headers) and at
+    most ``chunks_per_task`` chunks of 64 KiB. Parallel and in-process parsing give the same
+    rows and rejects; only the batch boundaries differ.
+    """
 
     name: ClassVar[str] = "evtx"
     binary: ClassVar[bool] = True
 
-    def __init__(self, threads: int = 0) -> None:
+    def __init__(self, threads: int = 0, workers: int | None = None, *,
+                 parallel_min_bytes: int = 48 * 1024 * 1024, chunks_per_task: int = 1024,
+                 records_per_task: int = 12_288) -> None:
         self.threads = threads
+        self.workers = workers
+        self.parallel_min_bytes = parallel_min_bytes
+        self.chunks_per_task = max(1, chunks_per_task)
+        self.records_per_task = max(1, records_per_task)
 
     @classmethod
     def sniff(cls, head: bytes) -> float:
         return 1.0 if head.startswith(MAGIC) else 0.0
 
+    def _workers(self, ctx: ParseContext) -> int:
+        want = ctx.workers if self.workers is None else self.workers
+        return want if want >= 1 else (os.cpu_count() or 1)
+
     def parse(self, stream: BinaryIO, ctx: ParseContext) -> Iterator[ParseResult]:
         try:
             layout = _inspect(stream)
         except (OSError, ValueError) as exc:
-            yield _only_rejects(ctx, [(None, None, f"unreadable stream: {exc}", b"")])
+            yield only_rejects(ctx, [(None, None, f"unreadable stream: {exc}", b"")])
             return
+        workers = self._workers(ctx)
+        if workers > 1 and layout.size >= self.parallel_min_bytes and layout.rangeable:
+            results = self._ranged(stream, layout, ctx, workers)
+        else:
+            results = self._whole(stream, layout, ctx)
+        if not (yield from results):
+            return
+        if layout.damage:
+            yield only_rejects(ctx, layout.damage)
+
+    def _whole(self, stream: BinaryIO, layout: _Layout,
+               ctx: ParseContext) -> Generator[ParseResult, None, bool]:
+        """The file in one ``PyEvtxParser``; returns ``False`` when its header is unreadable."""
         source: BinaryIO = stream
         if layout.pad_to is not None:
             source = io.BufferedReader(_ZeroPadded(stream, layout.size, layout.pad_to))
@@ -147,66 +194,23 @@ class EvtxParser(Parser):
             records = _evtx.PyEvtxParser(source, number_of_threads=self.threads,
                                          indent=False).records_json()
         except (OSError, RuntimeError, ValueError) as exc:
-            yield _only_rejects(ctx, [(None, 0, f"not a readable EVTX file: {exc}", b"")])
-            return
-        yield from self._batches(records, ctx)
-        if layout.damage:
-            yield _only_rejects(ctx, layout.damage)
+            yield only_rejects(ctx, [(None, 0, f"not a readable EVTX file: {exc}", b"")])
+            return False
+        yield from record_batches(records, ctx)
+        return True
 
-    def _batches(self, records: Iterator[Any], ctx: ParseContext) -> Iterator[ParseResult]:
-        pending: list[tuple[int, str]] = []
-        damage: list[Reject] = []
-        size = 0
-        for item in _iter_safely(records):
-            if isinstance(item, tuple):
-                damage.append(item)
-                continue
-            rid = item.get("event_record_id")
-            data = item.get("data")
-            pending.append((rid if isinstance(rid, int) else len(pending) + 1,
-                            data if isinstance(data, str) else ""))
-            size += len(pending[-1][1])
-            if len(pending) >= ctx.batch_records or size >= ctx.batch_bytes:
-                yield from build_results(pending, damage, ctx)
-                pending, damage, size = [], [], 0
-        if pending or damage:
-            yield from build_results(pending, damage, ctx)
-
-
-def _iter_safely(records: Iterator[Any]) -> Iterator[dict[str, object] | Reject]:
-    """Records, with each ``evtx`` error turned into a reject row and iteration resumed."""
-    errors = 0
-    while True:
-        try:
-            for rec in records:
-                errors = 0
-                if isinstance(rec, dict):
-                    yield rec
-            return
-        except (RuntimeError, OSError, ValueError, UnicodeError) as exc:
-            errors += 1
-            yield _error_row(exc)
-            if errors >= _MAX_CONSECUTIVE_ERRORS:
-                yield (None, None, "too many consecutive EVTX errors; rest of file skipped", b"")
-                return
-
-
-def build_results(pending: list[tuple[int, str]], damage: list[Reject],
-                  ctx: ParseContext) -> list[ParseResult]:
-    """One batch of ``(record number, evtx JSON)`` pairs → results (damage, then per channel)."""
-    batch = EventBatch()
-    bad: list[Reject] = list(damage)
-    raw: dict[int, bytes] = {}
-    for rid, data in pending:
-        try:
-            add_document(batch, rid, data)
-        except ValueError as exc:
-            bad.append((rid, None, str(exc), data.encode("utf-8", "replace")))
-            continue
-        raw[rid] = data.encode("utf-8", "replace")
-    out = [_only_rejects(ctx, bad)] if bad else []
-    return out + batch_results(batch, ctx, raw)
-
-
-def _only_rejects(ctx: ParseContext, rows: list[Reject]) -> ParseResult:
-    return ParseResult(events=pl.DataFrame(), rejects=make_rejects(ctx, rows), offered=len(rows))
+    def _ranged(self, stream: BinaryIO, layout: _Layout, ctx: ParseContext,
+                workers: int) -> Generator[ParseResult, None, bool]:
+        """The file as chunk ranges parsed in worker processes (one ``evtx`` thread each)."""
+        spans = read_ranges(stream, layout.header, layout.size, layout.chunks,
+                            records=min(self.records_per_task, ctx.batch_records),
+                            max_chunks=self.chunks_per_task)
+        jobs = (RangeJob(data, start, ctx, 1) for start, data in spans)
+        first = next(jobs)
+        try:  # the header is checked once, as for the whole file
+            open_range(first)
+        except (OSError, RuntimeError, ValueError) as exc:
+            yield only_rejects(ctx, [(None, 0, f"not a readable EVTX file: {exc}", b"")])
+            return False
+        yield from parallel_results(itertools.chain([first], jobs), workers)
+        return True

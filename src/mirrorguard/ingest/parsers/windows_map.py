@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import polars as pl
+import polars.selectors as cs
 
 from mirrorguard.ingest.base import ParseContext, ParseResult, make_rejects
 from mirrorguard.ingest.normalize import (
@@ -298,21 +299,40 @@ def _user_exprs(cols: Cols) -> list[pl.Expr]:
     return out
 
 
-def _hash_exprs(cols: Cols) -> list[pl.Expr]:
+_KEY = "__map.key"  # "<event.dataset>:<event id>", the lookup key of EVENTS and _HASH_TARGET
+_HASH_TO = "__map.hash_target"
+_ALGOS = ("md5", "sha1", "sha256", "imphash")
+
+
+def _hash_source(cols: Cols) -> str | None:
     col = ED + "Hashes" if ED + "Hashes" in cols else ED + "Hash"
-    if col not in cols:
+    return col if col in cols else None
+
+
+def _hash_parts(cols: Cols) -> list[pl.Expr]:
+    """One temporary column per algorithm (each regex runs once, not once per target)."""
+    col = _hash_source(cols)
+    if col is None:
         return []
-    key = pl.concat_str(pl.col("event.dataset"), pl.lit(":"),
-                        pl.col("winlog.event_id").cast(pl.String))
-    target = key.replace_strict({f"{d}:{i}": t for (d, i), t in _HASH_TARGET.items()},
-                                default="file.hash", return_dtype=pl.String)
-    out = []
-    for algo in ("md5", "sha1", "sha256", "imphash"):
-        value = pl.col(col).str.extract(rf"(?i)(?:^|,)\s*{algo}=([0-9a-f]+)").str.to_lowercase()
-        for prefix in ("process.hash", "dll.hash", "file.hash"):
-            out.append(pl.when(target == prefix).then(value).otherwise(None)
-                       .alias(f"{prefix}.{algo}"))
-    return out
+    return [pl.col(col).str.extract(rf"(?i)(?:^|,)\s*{algo}=([0-9a-f]+)").str.to_lowercase()
+            .alias(f"__map.{algo}") for algo in _ALGOS]
+
+
+def _hash_target(cols: Cols) -> list[pl.Expr]:
+    if _hash_source(cols) is None:
+        return []
+    table = {f"{d}:{i}": t for (d, i), t in _HASH_TARGET.items()}
+    return [pl.col(_KEY).replace_strict(table, default="file.hash", return_dtype=pl.String)
+            .alias(_HASH_TO)]
+
+
+def _hash_exprs(cols: Cols) -> list[pl.Expr]:
+    if _hash_source(cols) is None:
+        return []
+    target = pl.col(_HASH_TO)
+    return [pl.when(target == prefix).then(pl.col(f"__map.{algo}")).otherwise(None)
+            .alias(f"{prefix}.{algo}")
+            for algo in _ALGOS for prefix in ("process.hash", "dll.hash", "file.hash")]
 
 
 def _names(cols: Cols) -> list[pl.Expr]:
@@ -341,8 +361,7 @@ def _outcome_from_keywords() -> pl.Expr:
 
 
 def _event_exprs(cols: Cols) -> list[pl.Expr]:
-    key = pl.concat_str(pl.col("event.dataset"), pl.lit(":"),
-                        pl.col("winlog.event_id").cast(pl.String))
+    key = pl.col(_KEY)
     out = []
     for i, name in enumerate(("event.category", "event.type", "event.action", "event.outcome")):
         table = {f"{d}:{e}": v[i] for (d, e), v in EVENTS.items() if v[i] is not None}
@@ -381,7 +400,10 @@ def _plan(columns: tuple[str, ...]) -> tuple[tuple[pl.Expr, ...], ...]:
     if "winlog.computer_name" in cols:
         stage1.append(pl.col("winlog.computer_name").alias("host.name"))
     cols |= {"event.dataset"}
-    stage2 = _event_exprs(cols)
+    key = pl.concat_str(pl.col("event.dataset"), pl.lit(":"),
+                        pl.col("winlog.event_id").cast(pl.String)).alias(_KEY)
+    stage1b = [key, *_hash_parts(cols)]
+    stage2 = _event_exprs(cols) + _hash_target(cols)
     cols |= {"event.category"}
     stage3 = _rule_exprs(cols) + _user_exprs(cols) + _hash_exprs(cols)
     cols |= {e.meta.output_name() for e in stage3}
@@ -395,16 +417,18 @@ def _plan(columns: tuple[str, ...]) -> tuple[tuple[pl.Expr, ...], ...]:
     ).alias("__reason")
     stage5 = [reason]
     stage6 = [eid.cast(pl.Int32, strict=False)]
-    return tuple(tuple(x) for x in (stage0, stage1, stage2, stage3, stage4, stage5, stage6)
-                 if x)
+    return tuple(tuple(x) for x in (stage0, stage1, stage1b, stage2, stage3, stage4, stage5,
+                                    stage6) if x)
 
 
 def _mapped(frame: pl.DataFrame) -> pl.DataFrame:
     # Eager stages: for the small frames of small files a lazy plan of this size costs more
     # to optimise than to run (measured ~3x slower per frame).
+    # Values used by several expressions (the EVENTS key, one regex per hash algorithm) are
+    # computed once as ``__map.*`` columns and dropped here (eager mode has no CSE).
     for stage in _plan(tuple(frame.columns)):
         frame = frame.with_columns(stage)
-    return frame
+    return frame.drop(cs.starts_with("__map."))
 
 
 def _drop_empty(frame: pl.DataFrame) -> pl.DataFrame:
